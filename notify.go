@@ -1,5 +1,7 @@
 package hotlinebot
 
+import "fmt"
+
 // NotificationKind is the kind of a push; each kind has its template in
 // [wechat.templates.<kind>] (CONTRACT.md, "Notifications").
 type NotificationKind string
@@ -75,3 +77,40 @@ const (
 	LayoutMinute = "2006年01月02日 15:04"
 	LayoutDate   = "2006年01月02日"
 )
+
+// Push is one outbox row handed to a sender: a template message of Kind to one
+// person. OutboxID doubles as WeChat's client_msg_id.
+type Push struct {
+	OutboxID int64
+	Kind     NotificationKind
+	PersonID int64
+	OpenID   string
+	TicketID int64  // 0 for pushes about no ticket (digest, some notices)
+	Date     string // digest: the day, "2006-01-02"
+	Data     TemplateData
+}
+
+// PushFailure classifies why a push failed, so the dispatcher knows whether to
+// retry, pause, give up, or not resend for fear of a duplicate.
+type PushFailure string
+
+const (
+	PushTransient PushFailure = "transient" // network, 5xx, errcode -1: retry with backoff
+	PushPermanent PushFailure = "permanent" // 43004, 40003, a bad template: never retry, tell the office
+	PushQuota     PushFailure = "quota"     // 45009: pause all sending for a while
+	PushCutOff    PushFailure = "cut_off"   // the request may have reached WeChat: resend only within the client_msg_id window
+)
+
+// PushError is the error a sender returns for a failed push.
+type PushError struct {
+	Failure PushFailure
+	ErrCode int64 // WeChat's errcode, 0 when there is none
+	Message string
+}
+
+func (e *PushError) Error() string {
+	if e.ErrCode != 0 {
+		return fmt.Sprintf("push %s: errcode %d: %s", e.Failure, e.ErrCode, e.Message)
+	}
+	return fmt.Sprintf("push %s: %s", e.Failure, e.Message)
+}

@@ -189,13 +189,15 @@ type Ticket struct {
 	ReopenCount    int
 
 	// ReturnFrom is the status to go back to when a return request is rejected.
-	ReturnFrom   Status
-	ReturnReason string
+	ReturnFrom        Status
+	ReturnReason      string
+	ReturnRequestedBy int64
 	// ExtensionDays is the number of working days of a pending extension
 	// request (0: none pending). ExtensionReason goes with it.
-	ExtensionDays   int
-	ExtensionReason string
-	// ExtendedBy is the total that approved extensions have moved DueAt.
+	ExtensionDays        int
+	ExtensionReason      string
+	ExtensionRequestedBy int64
+	// ExtendedDays is the total that approved extensions have moved DueAt.
 	ExtendedDays int
 
 	// History marks a ticket imported as a record of the past: never pushed.

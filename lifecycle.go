@@ -561,6 +561,9 @@ func (c *change) withinExtensionLimit(days int) error {
 		}
 		return nil
 	}
+	if limit.Workdays <= 0 {
+		return Errorf(ECONFLICT, "%s 不允许延期：延期上限为 0", c.ref())
+	}
 	left := limit.Workdays - c.old.ExtendedDays
 	if left <= 0 {
 		return Errorf(ECONFLICT, "%s 已延期 %d 个工作日，达到延期上限 %d 个工作日，不能再延期", c.ref(), c.old.ExtendedDays, limit.Workdays)
@@ -611,14 +614,13 @@ func (c *change) followUp() error {
 	if !c.statusIn(StatusCompleted) {
 		return c.conflict("")
 	}
-	res := c.cmd.Result
-	if res == "" {
+	if c.cmd.Result == "" {
 		return c.invalid("回访需要填写回访结果：满意、基本满意或不满意")
 	}
-	if _, err := ParseFollowUpResult(string(res)); err != nil {
-		return c.invalid("回访结果 %q 无效：应为 满意、基本满意或不满意", res)
+	res, err := ParseFollowUpResult(string(c.cmd.Result))
+	if err != nil {
+		return c.invalid("回访结果 %q 无效：应为 满意、基本满意或不满意", c.cmd.Result)
 	}
-	res, _ = ParseFollowUpResult(string(res))
 	now := c.env.Now
 	c.t.FollowUpResult = res
 	c.t.FollowUpAt = now

@@ -671,13 +671,18 @@ func TestRequestExtension(t *testing.T) {
 		{"zero days", nil, "2026-09-30 10:00", 0, EINVALID, "至少 1 天"},
 		{"negative days", nil, "2026-09-30 10:00", -2, EINVALID, "至少 1 天"},
 		{"no deadline", func(t Ticket) Ticket { t.DueAt = time.Time{}; return t }, "2026-09-30 10:00", 1, ECONFLICT, "没有办理时限"},
+		{"a policy without extensions", func(t Ticket) Ticket { t.Category = "应急"; return t }, "2026-09-30 10:00", 1, ECONFLICT, "不允许延期"},
 	}
 	for _, c := range cases {
 		tk := base
 		if c.tk != nil {
 			tk = c.tk(tk)
 		}
-		_, err := Apply(tk, assigneeActor, Command{Action: ActionRequestExtension, Days: c.days, Note: "理由"}, testEnv(t, c.now))
+		env := testEnv(t, c.now)
+		if tk.Category == "应急" {
+			env.Policy.Urgency[UrgencyNormal] = Policy{Sign: Workdays(1), Handle: Workdays(5), ReturnWindow: Workdays(1)}
+		}
+		_, err := Apply(tk, assigneeActor, Command{Action: ActionRequestExtension, Days: c.days, Note: "理由"}, env)
 		if ErrorCodeOf(err) != c.code || (err != nil && !strings.Contains(err.Error(), c.inMsg)) {
 			t.Errorf("%s: err = %v (%s), want %q with %q", c.name, err, ErrorCodeOf(err), c.code, c.inMsg)
 		}

@@ -80,3 +80,17 @@ func departmentCodes(ctx context.Context, q sqlx.QueryerContext) (map[string]boo
 	}
 	return known, nil
 }
+
+// departmentNames maps every department code to its name, for the messages
+// of a transition.
+func departmentNames(ctx context.Context, q sqlx.QueryerContext) (map[string]string, error) {
+	var ds []hotlinebot.Department
+	if err := sqlx.SelectContext(ctx, q, &ds, `SELECT id, code, name FROM departments`); err != nil {
+		return nil, fmt.Errorf("storage: department names: %w", err)
+	}
+	names := make(map[string]string, len(ds))
+	for _, d := range ds {
+		names[d.Code] = d.Name
+	}
+	return names, nil
+}

@@ -162,7 +162,7 @@ func (s *Store) CreateTicket(ctx context.Context, in NewTicket, actor hotlinebot
 		return t, false, err
 	}
 	s.notifyOutbox(queued)
-	return t, true, nil
+	return ticketIn(t, s.location()), true, nil
 }
 
 // createTx inserts a live ticket (ON CONFLICT on external_id: created=false,

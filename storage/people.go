@@ -158,7 +158,7 @@ func (s *Store) ListPeople(ctx context.Context, f PeopleFilter) ([]hotlinebot.Pe
 	}
 	people := make([]hotlinebot.Person, len(rows))
 	for i, r := range rows {
-		people[i] = r.person()
+		people[i] = personIn(r.person(), s.location())
 	}
 	return people, nil
 }
@@ -176,7 +176,14 @@ func pageLimit(n int) int {
 
 // Person finds a person by id, disabled or not.
 func (s *Store) Person(ctx context.Context, id int64) (hotlinebot.Person, error) {
-	return getPerson(ctx, s.db, id, false)
+	p, err := getPerson(ctx, s.db, id, false)
+	return personIn(p, s.location()), err
+}
+
+// personIn shows p's times in loc.
+func personIn(p hotlinebot.Person, loc *time.Location) hotlinebot.Person {
+	p.CreatedAt, p.BoundAt, p.Unreachable = timeIn(p.CreatedAt, loc), timeIn(p.BoundAt, loc), timeIn(p.Unreachable, loc)
+	return p
 }
 
 func getPerson(ctx context.Context, q sqlx.QueryerContext, id int64, forUpdate bool) (hotlinebot.Person, error) {
@@ -206,7 +213,7 @@ func (s *Store) PersonByOpenID(ctx context.Context, openid string) (hotlinebot.P
 	if err != nil {
 		return hotlinebot.Person{}, fmt.Errorf("storage: person by openid: %w", err)
 	}
-	return r.person(), nil
+	return personIn(r.person(), s.location()), nil
 }
 
 // DisablePerson: the person leaves. They can no longer act or be bound, their

@@ -150,6 +150,24 @@ func loadTicket(ctx context.Context, q sqlx.QueryerContext, id int64, forUpdate 
 	return r.ticket(), nil
 }
 
+// ticketIn shows t's times in loc, so that every ticket the Store returns
+// reads the same whether it came from the database or from Apply.
+func ticketIn(t hotlinebot.Ticket, loc *time.Location) hotlinebot.Ticket {
+	for _, p := range []*time.Time{&t.ReceivedAt, &t.DispatchedAt, &t.SignDueAt, &t.DueAt, &t.OriginalDueAt,
+		&t.AcceptedAt, &t.CompletedAt, &t.ClosedAt, &t.FollowUpAt} {
+		*p = timeIn(*p, loc)
+	}
+	return t
+}
+
+// timeIn is t in loc, the zero time left zero.
+func timeIn(t time.Time, loc *time.Location) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.In(loc)
+}
+
 // parseRef reads a ticket ref: "37", "#37" (also full-width ＃) name the id;
 // "ext:123" and any other string name the external id.
 func parseRef(ref string) (id int64, externalID string) {
@@ -189,7 +207,8 @@ func (s *Store) Ticket(ctx context.Context, ref string) (hotlinebot.Ticket, erro
 	if err != nil {
 		return hotlinebot.Ticket{}, err
 	}
-	return loadTicket(ctx, s.db, id, false)
+	t, err := loadTicket(ctx, s.db, id, false)
+	return ticketIn(t, s.location()), err
 }
 
 // overdueSQL is Ticket.Overdue in SQL over tickets t, with now as the
@@ -234,7 +253,7 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]hotlinebot.T
 	}
 	ts := make([]hotlinebot.Ticket, len(rows))
 	for i, r := range rows {
-		ts[i] = r.ticket()
+		ts[i] = ticketIn(r.ticket(), s.location())
 	}
 	return ts, nil
 }
@@ -263,7 +282,7 @@ func (s *Store) TicketEvents(ctx context.Context, ticketID int64) ([]hotlinebot.
 	evs := make([]hotlinebot.Event, len(rows))
 	for i, r := range rows {
 		evs[i] = hotlinebot.Event{
-			ID: r.ID, TicketID: r.TicketID, At: r.At, Action: hotlinebot.Action(r.Action),
+			ID: r.ID, TicketID: r.TicketID, At: timeIn(r.At, s.location()), Action: hotlinebot.Action(r.Action),
 			ActorID: r.ActorID.Int64, Channel: hotlinebot.Channel(r.Channel),
 			FromStatus: hotlinebot.Status(r.FromStatus), ToStatus: hotlinebot.Status(r.ToStatus), Note: r.Note,
 		}
@@ -381,7 +400,12 @@ func (s *Store) applyTxQuiet(ctx context.Context, tx *sqlx.Tx, t hotlinebot.Tick
 		}
 		cmd.Department = d.Code
 	}
-	tr, err := hotlinebot.Apply(t, actor, cmd, s.env(now))
+	env := s.env(now)
+	var err error
+	if env.DepartmentNames, err = departmentNames(ctx, tx); err != nil {
+		return hotlinebot.Transition{}, 0, err
+	}
+	tr, err := hotlinebot.Apply(t, actor, cmd, env)
 	if err != nil {
 		return tr, 0, err
 	}
@@ -450,6 +474,10 @@ func (s *Store) Act(ctx context.Context, ref string, actor hotlinebot.Actor, cmd
 		return hotlinebot.Transition{}, err
 	}
 	s.notifyOutbox(queued)
+	tr.Ticket = ticketIn(tr.Ticket, s.location())
+	for i := range tr.Events {
+		tr.Events[i].At = timeIn(tr.Events[i].At, s.location())
+	}
 	return tr, nil
 }
 

@@ -931,6 +931,8 @@ func TestReadyz(t *testing.T) {
 	e.store.Close()
 	e.wantError(e.doAuth("GET", "/readyz", nil, ""), http.StatusServiceUnavailable, "unavailable")
 	e.want(e.doAuth("GET", "/healthz", nil, ""), http.StatusOK)
+	// The API says so too, as a 503 the client may retry.
+	e.wantError(e.do("GET", "/api/v1/tickets", nil), http.StatusServiceUnavailable, "unavailable")
 }
 
 func TestMetrics(t *testing.T) {

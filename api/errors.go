@@ -2,10 +2,13 @@ package api
 
 import (
 	"bytes"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -91,6 +94,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		err = errTooLarge
 	}
 	code := string(hotlinebot.ErrorCodeOf(err))
+	if code == codeInternal && databaseUnavailable(err) {
+		s.log.Warn("http: database unavailable", "method", r.Method, "route", r.Pattern, "error", redact(err.Error()))
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "数据库暂时无法连接，请稍后再试")
+		return
+	}
 	status, ok := statusOfCode[code]
 	if !ok {
 		code, status = codeInternal, http.StatusInternalServerError
@@ -106,6 +114,28 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		msg = hotlinebot.ErrorMessage(errInternalPanic) // the generic text
 	}
 	writeError(w, status, code, msg)
+}
+
+// databaseUnavailable reports whether err says the database cannot be
+// reached (as opposed to a bug): a network error, a closed or broken
+// connection, PostgreSQL shutting down or out of connections. Such an error
+// is a 503 the client may retry.
+func databaseUnavailable(err error) bool {
+	var (
+		ne  net.Error
+		sqe interface{ SQLState() string }
+	)
+	switch {
+	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
+		return true
+	case errors.As(err, &sqe):
+		st := sqe.SQLState()
+		// 08: connection exception; 53300: too many connections; 57P01-57P03:
+		// the server is shutting down or starting up.
+		return strings.HasPrefix(st, "08") || st == "53300" || st == "57P01" || st == "57P02" || st == "57P03"
+	}
+	// database/sql has no exported error for a closed pool.
+	return strings.Contains(err.Error(), "sql: database is closed")
 }
 
 // phoneLike matches runs of digits long enough to be a phone number.

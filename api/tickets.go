@@ -49,7 +49,7 @@ func (s *Server) handleCreateTicket(w http.ResponseWriter, r *http.Request) erro
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/tickets/"+strconv.FormatInt(t.ID, 10))
 	}
-	writeJSON(w, status, hotlinebot.TicketView(t, s.clock(), s.loc, false))
+	writeJSON(w, status, hotlinebot.TicketView(t, now, s.loc, false))
 	return nil
 }
 

@@ -76,7 +76,11 @@ type Server struct {
 var office = hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelAPI}
 
 // New returns the API's handler. It serves only Paths; mount it with Register.
+// It panics without a Store, as that is a wiring mistake.
 func New(opts Options) *Server {
+	if opts.Store == nil {
+		panic("api: Options.Store is nil")
+	}
 	s := &Server{
 		store: opts.Store,
 		token: opts.AdminToken,

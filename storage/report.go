@@ -85,9 +85,11 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, now time.Time) (
 	}
 
 	err = s.db.SelectContext(ctx, &r.Categories, `
-		SELECT CASE WHEN category = '' THEN '未分类' ELSE category END AS name, count(*) AS count
-		FROM tickets WHERE received_at >= $1 AND received_at < $2
-		GROUP BY 1 ORDER BY count(*) DESC, 1`, start, end)
+		SELECT name, count FROM (
+			SELECT CASE WHEN category = '' THEN '未分类' ELSE category END AS name, count(*) AS count
+			FROM tickets WHERE received_at >= $1 AND received_at < $2
+			GROUP BY 1
+		) c ORDER BY count DESC, name COLLATE "C"`, start, end)
 	if err != nil {
 		return r, fmt.Errorf("storage: report categories: %w", err)
 	}

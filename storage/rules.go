@@ -51,6 +51,15 @@ func ParseRules(text string) (hotlinebot.RuleSet, error) {
 		if errors.As(err, &pe) {
 			return hotlinebot.RuleSet{}, hotlinebot.Errorf(hotlinebot.EINVALID, "规则文件第 %d 行：%s", pe.Position.Line, pe.Message)
 		}
+		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+			want := "类型不对"
+			if strings.Contains(m[3], "destination has type slice") {
+				want = "应为列表，例如 [\"…\"]"
+			} else if strings.Contains(m[3], "destination has type string") {
+				want = "应为加引号的文字，例如 \"…\""
+			}
+			return hotlinebot.RuleSet{}, hotlinebot.Errorf(hotlinebot.EINVALID, "规则文件第 %s 行（%s）：%s", m[1], m[2], want)
+		}
 		return hotlinebot.RuleSet{}, hotlinebot.Errorf(hotlinebot.EINVALID, "规则文件无法解析：%v", err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -90,6 +99,10 @@ func ParseRules(text string) (hotlinebot.RuleSet, error) {
 	}
 	return rs, nil
 }
+
+// typeErrorRE reads the decoder's errors for values of the wrong type, which
+// are not ParseErrors.
+var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // keyLine finds the first line that sets key, for errors about keys TOML's
 // metadata gives no position for; 0 when none.

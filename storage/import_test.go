@@ -1,0 +1,141 @@
+package storage_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/storage"
+	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+)
+
+var importer = hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelImport}
+
+func at(m time.Month, d, h, min int) time.Time { return storagetest.At(2026, m, d, h, min) }
+
+func count(t *testing.T, s *storage.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.DB().GetContext(ctx, &n, query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestImportAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	rows := []storage.NewTicket{
+		{ExternalID: "I-1", Title: "路灯不亮", Content: "路灯坏了", Department: "longshan"},
+		{ExternalID: "I-2", Content: "没有标题"},
+		{ExternalID: "I-3", Title: "t", Content: "c", Department: "xihu"},
+		{ExternalID: "I-1", Title: "t", Content: "c"},
+	}
+	_, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{})
+	var ie *storage.ImportError
+	if !errors.As(err, &ie) {
+		t.Fatalf("err = %v, want an ImportError", err)
+	}
+	wantCode(t, err, hotlinebot.EINVALID)
+	got := map[int]string{}
+	for _, r := range ie.Rows {
+		got[r.Row] = r.Field
+	}
+	if len(ie.Rows) != 3 || got[1] != "title" || got[2] != "department" || got[3] != "external_id" {
+		t.Fatalf("row errors = %+v", ie.Rows)
+	}
+	if !strings.Contains(err.Error(), "第 3 条") || !strings.Contains(err.Error(), "xihu") {
+		t.Fatalf("message = %q", err.Error())
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM tickets`); n != 0 {
+		t.Fatalf("%d tickets stored by a refused import", n)
+	}
+
+	good := rows[:1]
+	good = append(good, storage.NewTicket{ExternalID: "I-4", Title: "噪音", Content: "夜间施工", Department: "nanhu",
+		ReceivedAt: at(10, 9, 9, 0), CompletedAt: at(10, 10, 9, 0), Outcome: "已处理"})
+	res, err := f.s.ImportTickets(ctx, good, importer, t0, storage.ImportOptions{DryRun: true})
+	if err != nil || res != (storage.ImportResult{Created: 2, History: 1}) {
+		t.Fatalf("dry run = %+v, %v", res, err)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM tickets`) + count(t, f.s, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Fatalf("a dry run stored %d rows", n)
+	}
+	res, err = f.s.ImportTickets(ctx, good, importer, t0, storage.ImportOptions{})
+	if err != nil || res != (storage.ImportResult{Created: 2, History: 1}) {
+		t.Fatalf("import = %+v, %v", res, err)
+	}
+	if n := len(pushesTo(pushes(t, f.s), hotlinebot.NotifyAssigned)); n != 2 {
+		t.Fatalf("%d assigned pushes for the live row, want 2", n)
+	}
+	// Again: nothing changes.
+	res, err = f.s.ImportTickets(ctx, good, importer, t0.Add(time.Hour), storage.ImportOptions{})
+	if err != nil || res != (storage.ImportResult{Existing: 2}) {
+		t.Fatalf("re-import = %+v, %v", res, err)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM ticket_events`); n != 2+3 {
+		t.Fatalf("%d events after a re-import, want 5", n)
+	}
+
+	// Quiet: live rows queue nothing.
+	before := len(pushes(t, f.s))
+	res, err = f.s.ImportTickets(ctx, []storage.NewTicket{{ExternalID: "I-5", Title: "t", Content: "c", Department: "longshan"}},
+		importer, t0, storage.ImportOptions{Quiet: true})
+	if err != nil || res.Created != 1 || len(pushes(t, f.s)) != before {
+		t.Fatalf("quiet import = %+v, %v; pushes %d → %d", res, err, before, len(pushes(t, f.s)))
+	}
+	if tk, _ := f.s.Ticket(ctx, "I-5"); tk.Status != hotlinebot.StatusDispatched {
+		t.Fatalf("quiet live row = %+v", tk)
+	}
+}
+
+func TestImportHistory(t *testing.T) {
+	f := newFixture(t)
+	rows := []storage.NewTicket{
+		{ExternalID: "H-1", Title: "垃圾", Content: "垃圾未清运", Department: "龙山管理处", Category: "市容市貌",
+			ReceivedAt: at(10, 20, 9, 30), CompletedAt: at(10, 22, 15, 0), Outcome: "已清运",
+			FollowUpResult: "满意", FollowUpAt: at(10, 23, 10, 0)},
+		{ExternalID: "H-2", Title: "噪音", Content: "夜间施工", Department: "nanhu",
+			ReceivedAt: at(10, 20, 9, 30), CompletedAt: at(10, 29, 15, 0), Outcome: "已协调",
+			FollowUpResult: hotlinebot.FollowUpUnsatisfied, FollowUpAt: at(10, 30, 10, 0),
+			DueAt: at(10, 28, 18, 0)},
+	}
+	res, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{})
+	if err != nil || res != (storage.ImportResult{Created: 2, History: 2}) {
+		t.Fatalf("import = %+v, %v", res, err)
+	}
+	h1, _ := f.s.Ticket(ctx, "H-1")
+	// 5 working days from Tuesday 2026-10-20: Tuesday 10-27 18:00.
+	if h1.Status != hotlinebot.StatusClosed || !h1.History || h1.Department != "longshan" ||
+		!h1.DispatchedAt.Equal(at(10, 20, 9, 30)) || !h1.DueAt.Equal(at(10, 27, 18, 0)) || !h1.OriginalDueAt.Equal(h1.DueAt) ||
+		!h1.CompletedAt.Equal(at(10, 22, 15, 0)) || !h1.ClosedAt.Equal(at(10, 23, 10, 0)) ||
+		h1.FollowUpResult != hotlinebot.FollowUpSatisfied || h1.Outcome != "已清运" {
+		t.Fatalf("H-1 = %+v", h1)
+	}
+	evs := events(t, f.s, h1.ID)
+	if strings.Join(actions(evs), ",") != "create,dispatch,complete,follow_up" {
+		t.Fatalf("H-1 events = %v", actions(evs))
+	}
+	for _, e := range evs {
+		if e.Channel != hotlinebot.ChannelImport {
+			t.Errorf("event %s through %s, want import", e.Action, e.Channel)
+		}
+	}
+	if !evs[0].At.Equal(at(10, 20, 9, 30)) || !evs[2].At.Equal(at(10, 22, 15, 0)) || !evs[3].At.Equal(at(10, 23, 10, 0)) ||
+		evs[3].ToStatus != hotlinebot.StatusClosed {
+		t.Fatalf("H-1 event times = %+v", evs)
+	}
+	// 不满意 on a history row reopens nothing; an explicit due_at is kept.
+	h2, _ := f.s.Ticket(ctx, "H-2")
+	if h2.Status != hotlinebot.StatusCompleted || h2.ReopenCount != 0 || !h2.DueAt.Equal(at(10, 28, 18, 0)) ||
+		!h2.Overdue(t0) || h2.FollowUpResult != hotlinebot.FollowUpUnsatisfied {
+		t.Fatalf("H-2 = %+v", h2)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Fatalf("history queued %d pushes", n)
+	}
+	_, err = f.s.ImportTickets(ctx, []storage.NewTicket{{ExternalID: "H-3", Title: "t", Content: "c",
+		ReceivedAt: at(10, 20, 9, 0), CompletedAt: at(10, 19, 9, 0)}}, importer, t0, storage.ImportOptions{})
+	wantCode(t, err, hotlinebot.EINVALID, "completed_at")
+}

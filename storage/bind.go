@@ -248,8 +248,10 @@ func (s *Store) markUnreachableTx(ctx context.Context, tx *sqlx.Tx, openid strin
 			return p, 0, fmt.Errorf("storage: unsubscribe: department: %w", err)
 		}
 		who += "（" + dept + "）"
+	} else {
+		who += " "
 	}
-	note := who + " 已取消关注公众号，将无法收到工单推送"
+	note := who + "已取消关注公众号，将无法收到工单推送"
 	key := fmt.Sprintf("notice:unsubscribe:%d:%d", p.ID, now.Unix())
 	n, err := s.queueOfficeNotice(ctx, tx, key, 0, hotlinebot.TemplateData{Note: note}, now)
 	return p, n, err

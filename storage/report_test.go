@@ -23,8 +23,8 @@ func TestReport(t *testing.T) {
 		hist("H2", "longshan", "市容市貌", at(10, 12, 9, 0), at(10, 14, 9, 0), hotlinebot.FollowUpUnsatisfied, at(10, 13, 12, 0)), // late
 		hist("H3", "nanhu", "噪音", at(10, 20, 9, 0), at(10, 21, 9, 0), hotlinebot.FollowUpBasic, time.Time{}),
 		hist("H4", "nanhu", "社会保障", at(10, 31, 23, 30), at(11, 2, 9, 0), "", time.Time{}), // last minute of the period
-		hist("H5", "nanhu", "噪音", at(11, 1, 0, 10), at(11, 2, 9, 0), "", time.Time{}),       // after it
-		hist("H6", "nanhu", "噪音", at(9, 30, 23, 59), at(10, 2, 9, 0), "", time.Time{}),      // before it
+		hist("H5", "nanhu", "噪音", at(11, 1, 0, 10), at(11, 2, 9, 0), "", time.Time{}),     // after it
+		hist("H6", "nanhu", "噪音", at(9, 30, 23, 59), at(10, 2, 9, 0), "", time.Time{}),    // before it
 		// Live: still open past its deadline; waiting for the office; and one
 		// completed and visited through Act below.
 		{ExternalID: "L1", Title: "t", Content: "c", Department: "longshan", Category: "市容市貌", ReceivedAt: at(10, 15, 9, 0), DueAt: at(10, 20, 18, 0)},

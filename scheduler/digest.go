@@ -1,0 +1,78 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/storage"
+)
+
+// DigestResult says what a digest run did.
+type DigestResult = storage.DigestRun
+
+// digestJob is the cron job: the digest of the day of now, once per cluster
+// (the replicas' jobs fire together; the first does the work, the others find
+// the day done).
+func (s *Scheduler) digestJob(ctx context.Context, now time.Time) error {
+	return s.job(ctx, "daily digest", func(ctx context.Context) error {
+		run, err := s.store.QueueDigest(ctx, now, now, true, s.digestData)
+		if err != nil {
+			return err
+		}
+		if run.AlreadyRan {
+			s.log.Info("daily digest already sent by another replica", "day", run.Day.Format(time.DateOnly))
+			return nil
+		}
+		s.log.Info("daily digest queued", "day", run.Day.Format(time.DateOnly), "people", run.People, "pushes", run.Queued)
+		return nil
+	})
+}
+
+// Digest sends the digest of date (zero: today, in Options.Location) now, as
+// `hotlinebot digest [--date D]` asks: it returns when the pushes are queued.
+// A person who already had that day's digest does not get it again.
+func (s *Scheduler) Digest(ctx context.Context, date time.Time) (DigestResult, error) {
+	now := s.opts.Clock()
+	if date.IsZero() {
+		date = now
+	}
+	var run DigestResult
+	err := s.job(ctx, "digest", func(ctx context.Context) error {
+		var err error
+		run, err = s.store.QueueDigest(ctx, date, now, false, s.digestData)
+		return err
+	})
+	if err == nil {
+		s.log.Info("digest queued on demand", "day", run.Day.Format(time.DateOnly), "people", run.People, "pushes", run.Queued)
+	}
+	return run, err
+}
+
+// digestData is what the digest push shows: the figures in one line (the
+// page it links to has them all); .Count is the number of open tickets.
+func (s *Scheduler) digestData(p hotlinebot.Person, d storage.Digest) hotlinebot.TemplateData {
+	scope := "全区"
+	if d.Department != "" {
+		scope = d.DepartmentName
+	}
+	return hotlinebot.TemplateData{
+		Title:      scope + "工单日报",
+		Department: scope,
+		Date:       d.Day.Format(hotlinebot.LayoutDate),
+		Count:      strconv.Itoa(d.Open),
+		Note:       DigestLine(d.DigestFigures),
+	}
+}
+
+// DigestLine is the digest in one short line, the most urgent first:
+// "超期2 在办40 今日到期3 昨收12 昨结9 满意率95%".
+func DigestLine(f storage.DigestFigures) string {
+	line := fmt.Sprintf("超期%d 在办%d 今日到期%d 昨收%d 昨结%d", f.Overdue, f.Open, f.DueToday, f.Received, f.Completed)
+	if f.FollowUps > 0 {
+		line += fmt.Sprintf(" 满意率%.0f%%", 100*f.SatisfactionRate())
+	}
+	return line
+}

@@ -1,0 +1,182 @@
+package scheduler
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/storage"
+)
+
+// planEscalation gives the first crossing of the 办理 deadline (an `overdue`
+// event, no push) and each [[escalation]] step, After the deadline on the
+// calendar (Span.After: "1wd" is the end of the next working day).
+//
+// The chain belongs to the deadline: completing the ticket, a return request,
+// a reassignment or an extension stops it (fire finds the ticket no longer
+// working on that deadline), and a new deadline plans it again from the
+// first step. The overdue pushes are these steps and nothing else.
+func (s *Scheduler) planEscalation(t hotlinebot.Ticket) []storage.Alarm {
+	if t.DueAt.IsZero() {
+		return nil
+	}
+	out := []storage.Alarm{{TicketID: t.ID, Stage: storage.StageOverdue, Deadline: t.DueAt, FireAt: t.DueAt}}
+	for i, st := range s.opts.Escalation {
+		out = append(out, storage.Alarm{
+			TicketID: t.ID, Stage: storage.StageEscalate, Step: i, Span: st.After.String(),
+			Deadline: t.DueAt, FireAt: st.After.After(s.opts.Calendar, t.DueAt),
+		})
+	}
+	return out
+}
+
+// overdue records the first crossing of the 办理 deadline, once per deadline.
+func (s *Scheduler) overdue(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
+	t := due.Ticket
+	return tx.Record(hotlinebot.Event{
+		TicketID: t.ID, Action: hotlinebot.ActionOverdue, FromStatus: t.Status, ToStatus: t.Status,
+		Note: "超过办理时限（" + s.short(a.Deadline) + "）",
+	})
+}
+
+// signMissed tells the department's leaders, once, that nobody signed the
+// ticket by its 签收 deadline.
+func (s *Scheduler) signMissed(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
+	t := due.Ticket
+	note := "超过签收时限" + s.short(a.Deadline) + "未签收"
+	summary, err := s.deliver(tx, due, []hotlinebot.Audience{hotlinebot.AudienceDepartmentLeaders}, note, note, a.DedupeKey())
+	if err != nil {
+		return err
+	}
+	return tx.Record(hotlinebot.Event{
+		TicketID: t.ID, Action: hotlinebot.ActionEscalate, FromStatus: t.Status, ToStatus: t.Status,
+		Note: note + "：" + summary,
+	})
+}
+
+// escalate runs escalation step a.Step: `overdue` pushes to the assignee and
+// the department's handlers, `escalation` pushes to leaders and the office.
+func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
+	t := due.Ticket
+	if a.Step >= len(s.opts.Escalation) {
+		// The settings changed under a planned alarm: the new plan has its own.
+		return nil
+	}
+	st := s.opts.Escalation[a.Step]
+	when := "已超过办理时限" + s.short(a.Deadline)
+	if late := spanChinese(a.Span); late != "" {
+		when = "超过办理时限" + late
+	}
+	summary, err := s.deliver(tx, due, st.Notify, when+"，请尽快办结", when+"未办结，请督办", a.DedupeKey())
+	if err != nil {
+		return err
+	}
+	return tx.Record(hotlinebot.Event{
+		TicketID: t.ID, Action: hotlinebot.ActionEscalate, FromStatus: t.Status, ToStatus: t.Status,
+		Note: fmt.Sprintf("第%d级督办（%s）：%s", a.Step+1, when, summary),
+	})
+}
+
+// delivery is one push of an escalation: to whom, of which kind, saying what.
+type delivery struct {
+	to    hotlinebot.Recipient
+	kind  hotlinebot.NotificationKind
+	label string
+	notes []string
+}
+
+// deliver queues a step's pushes to audiences under key. An audience with
+// nobody reachable is not silently dropped: the assignee falls back to the
+// department's handlers, and anyone else (the handlers, the leaders) to the
+// office, whose push says so ("龙山管理处没有已绑定的领导，改发热线办"). The
+// same final recipient named twice gets one push. It returns a summary for
+// the ticket's history.
+func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audiences []hotlinebot.Audience, overdueNote, escalationNote, key string) (string, error) {
+	t := due.Ticket
+	dept := due.DepartmentName
+	office := hotlinebot.Recipient{Audience: hotlinebot.AudienceOffice}
+	var plan []*delivery
+	add := func(to hotlinebot.Recipient, kind hotlinebot.NotificationKind, label, note string) {
+		for _, d := range plan {
+			if d.to == to {
+				if note != "" && d.notes[0] != note {
+					d.notes = append(d.notes, note)
+				}
+				return
+			}
+		}
+		plan = append(plan, &delivery{to: to, kind: kind, label: label, notes: []string{note}})
+	}
+	reachable := func(to hotlinebot.Recipient) (bool, error) {
+		n, err := tx.Reachable(hotlinebot.Notification{Kind: hotlinebot.NotifyEscalation, To: to, TicketID: t.ID})
+		return n > 0, err
+	}
+	var fallbacks []string
+	toOffice := func(why string) {
+		fallbacks = append(fallbacks, why)
+		add(office, hotlinebot.NotifyEscalation, "热线办", why)
+	}
+	for _, aud := range audiences {
+		switch aud {
+		case hotlinebot.AudienceAssignee, hotlinebot.AudienceDepartmentHandlers:
+			if aud == hotlinebot.AudienceAssignee && t.AssigneeID != 0 {
+				to := hotlinebot.Recipient{Audience: hotlinebot.AudienceAssignee}
+				ok, err := reachable(to)
+				if err != nil {
+					return "", err
+				}
+				if ok {
+					add(to, hotlinebot.NotifyOverdue, "承办人", overdueNote)
+					continue
+				}
+			}
+			to := hotlinebot.Recipient{Audience: hotlinebot.AudienceDepartmentHandlers, Department: t.Department}
+			ok, err := reachable(to)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				add(to, hotlinebot.NotifyOverdue, dept+"承办人", overdueNote)
+			} else {
+				toOffice(dept + "没有已绑定的承办人，改发热线办")
+			}
+		case hotlinebot.AudienceDepartmentLeaders:
+			to := hotlinebot.Recipient{Audience: hotlinebot.AudienceDepartmentLeaders, Department: t.Department}
+			ok, err := reachable(to)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				add(to, hotlinebot.NotifyEscalation, dept+"领导", escalationNote)
+			} else {
+				toOffice(dept + "没有已绑定的领导，改发热线办")
+			}
+		case hotlinebot.AudienceDistrictLeaders:
+			to := hotlinebot.Recipient{Audience: hotlinebot.AudienceDistrictLeaders}
+			ok, err := reachable(to)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				add(to, hotlinebot.NotifyEscalation, "区领导", escalationNote)
+			} else {
+				toOffice("没有已绑定的区领导，改发热线办")
+			}
+		case hotlinebot.AudienceOffice:
+			add(office, hotlinebot.NotifyEscalation, "热线办", escalationNote)
+		}
+	}
+	var told []string
+	for _, d := range plan {
+		n := hotlinebot.Notification{Kind: d.kind, To: d.to, TicketID: t.ID, Note: strings.Join(d.notes, "；")}
+		if _, err := tx.Enqueue(n, key); err != nil {
+			return "", err
+		}
+		told = append(told, d.label)
+	}
+	summary := "已告知" + strings.Join(told, "、")
+	if len(fallbacks) > 0 {
+		summary += "（" + strings.Join(fallbacks, "；") + "）"
+	}
+	return summary, nil
+}

@@ -1,0 +1,341 @@
+package storage
+
+// The scheduler's side of the store: alarms planned from each open ticket's
+// deadlines, and the set-based claim of the ones that are due. The scheduler
+// (scheduler/) decides what an alarm means: who is reminded, who is told of
+// an overdue ticket. This file only finds, locks and records.
+//
+// Exactly once, however many replicas tick: a due alarm is handled under the
+// lock of its ticket row (FOR UPDATE SKIP LOCKED: a second scheduler skips a
+// ticket the first one holds, and the ticket's own transactions wait for it),
+// it is marked fired in the same transaction that queues its pushes, and each
+// push carries a unique dedupe key, so even a retry after an unknown commit
+// outcome adds nothing.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// AlarmStage says what an alarm is for.
+type AlarmStage string
+
+const (
+	StageSign       AlarmStage = "sign"        // a reminder before the 签收 deadline
+	StageSignMissed AlarmStage = "sign_missed" // the 签收 deadline passed with nobody signed
+	StageDue        AlarmStage = "due"         // a reminder before the 办理 deadline
+	StageOverdue    AlarmStage = "overdue"     // the first crossing of the 办理 deadline: an event, no push
+	StageEscalate   AlarmStage = "escalate"    // an [[escalation]] step
+)
+
+// AlarmOutcome is what became of a fired alarm.
+type AlarmOutcome string
+
+const (
+	AlarmQueued  AlarmOutcome = "queued"  // its pushes (or its event) were written
+	AlarmSkipped AlarmOutcome = "skipped" // a later reminder of the same stage was due too and went instead
+	AlarmVoid    AlarmOutcome = "void"    // it no longer applies: the ticket moved on
+)
+
+// Alarm is one moment the scheduler acts on a ticket. It belongs to the
+// deadline it was computed from (Deadline): when the ticket's deadline moves,
+// the alarm is deleted unfired.
+type Alarm struct {
+	TicketID int64      `db:"ticket_id"`
+	Stage    AlarmStage `db:"stage"`
+	Step     int        `db:"step"` // the escalation step's index; 0 otherwise
+	Span     string     `db:"span"` // the configured offset ("2h", "1wd"), "" for none
+	Deadline time.Time  `db:"deadline"`
+	FireAt   time.Time  `db:"fire_at"`
+}
+
+// DedupeKey is the base of the dedupe keys of the alarm's pushes (EnqueueTx
+// appends kind and person): the ticket, the stage, the offset or step and the
+// deadline, so a moved deadline gives new keys and a repeat gives none.
+//
+//	remind:<ticket>:<sign|due>:<offset>:<deadline unix>
+//	escalate:<ticket>:sign:<sign deadline unix>
+//	escalate:<ticket>:<step>:<due unix>
+func (a Alarm) DedupeKey() string {
+	id := strconv.FormatInt(a.TicketID, 10)
+	unix := strconv.FormatInt(a.Deadline.Unix(), 10)
+	switch a.Stage {
+	case StageSign, StageDue:
+		return "remind:" + id + ":" + string(a.Stage) + ":" + a.Span + ":" + unix
+	case StageSignMissed:
+		return "escalate:" + id + ":sign:" + unix
+	case StageEscalate:
+		return "escalate:" + id + ":" + strconv.Itoa(a.Step) + ":" + unix
+	}
+	return string(a.Stage) + ":" + id + ":" + unix
+}
+
+// openForAlarms are the statuses in which a ticket has alarms planned: it is
+// with a department. Which alarms may fire in which status is the
+// scheduler's decision; a ticket waiting for a return decision is not
+// claimed at all, so its escalation waits and resumes if the return is refused.
+const openForAlarms = `('dispatched', 'accepted', 'return_requested')`
+
+// PlanAlarms plans the alarms of up to limit open tickets whose alarms were
+// not yet planned from their current deadlines under these settings (a
+// fingerprint of the reminder and escalation configuration): plan(t) returns
+// the ticket's alarms; the unfired alarms of its earlier deadlines are
+// deleted, and alarms already fired stay fired. Tickets that left the
+// department's hands (completed, closed, back to pending) lose their unfired
+// alarms. It returns how many tickets it planned; a full batch means call again.
+func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, limit int, plan func(hotlinebot.Ticket) []Alarm) (int, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	planned := 0
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// Alarms of tickets that are no longer with a department never fire;
+		// dropping them (and the plan) lets a reopened ticket plan afresh.
+		if _, err := tx.ExecContext(ctx,
+			`WITH gone AS (
+			   SELECT p.ticket_id FROM ticket_alarm_plans p JOIN tickets t ON t.id = p.ticket_id
+			   WHERE t.status NOT IN `+openForAlarms+`
+			   ORDER BY p.ticket_id LIMIT $1 FOR UPDATE OF t SKIP LOCKED
+			 ), dropped AS (
+			   DELETE FROM ticket_alarms a USING gone WHERE a.ticket_id = gone.ticket_id AND a.fired_at IS NULL
+			 )
+			 DELETE FROM ticket_alarm_plans p USING gone WHERE p.ticket_id = gone.ticket_id`, limit); err != nil {
+			return fmt.Errorf("storage: drop alarms of closed tickets: %w", err)
+		}
+
+		var rows []ticketRow
+		err := tx.SelectContext(ctx, &rows,
+			`SELECT `+ticketColumns+ticketFrom+`
+			 LEFT JOIN ticket_alarm_plans p ON p.ticket_id = t.id
+			 WHERE t.status IN `+openForAlarms+` AND NOT t.history
+			   AND (p.ticket_id IS NULL OR p.settings <> $1
+			        OR p.dispatched_at IS DISTINCT FROM t.dispatched_at
+			        OR p.sign_due_at IS DISTINCT FROM t.sign_due_at
+			        OR p.due_at IS DISTINCT FROM t.due_at)
+			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, settings, limit)
+		if err != nil {
+			return fmt.Errorf("storage: tickets to plan: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM ticket_alarms WHERE ticket_id = ANY($1) AND fired_at IS NULL`, pq.Array(ids)); err != nil {
+			return fmt.Errorf("storage: drop stale alarms: %w", err)
+		}
+		var (
+			aTicket, aStep                  []int64
+			aStage, aSpan, aDeadline, aFire []string
+			pTicket                         []int64
+			pDispatched, pSignDue, pDue     []sql.NullString
+		)
+		for _, r := range rows {
+			t := r.ticket()
+			for _, a := range plan(t) {
+				aTicket = append(aTicket, t.ID)
+				aStage = append(aStage, string(a.Stage))
+				aStep = append(aStep, int64(a.Step))
+				aSpan = append(aSpan, a.Span)
+				aDeadline = append(aDeadline, pgTime(a.Deadline))
+				aFire = append(aFire, pgTime(a.FireAt))
+			}
+			pTicket = append(pTicket, t.ID)
+			pDispatched = append(pDispatched, pgNullTime(t.DispatchedAt))
+			pSignDue = append(pSignDue, pgNullTime(t.SignDueAt))
+			pDue = append(pDue, pgNullTime(t.DueAt))
+		}
+		if len(aTicket) > 0 {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO ticket_alarms (ticket_id, stage, step, span, deadline, fire_at)
+				 SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+				 ON CONFLICT DO NOTHING`,
+				pq.Array(aTicket), pq.Array(aStage), pq.Array(aStep), pq.Array(aSpan),
+				pq.Array(aDeadline), pq.Array(aFire)); err != nil {
+				return fmt.Errorf("storage: plan alarms: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO ticket_alarm_plans (ticket_id, dispatched_at, sign_due_at, due_at, settings, planned_at)
+			 SELECT t, d, s, u, $5, $6 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) AS x(t, d, s, u)
+			 ON CONFLICT (ticket_id) DO UPDATE SET dispatched_at = excluded.dispatched_at,
+			   sign_due_at = excluded.sign_due_at, due_at = excluded.due_at,
+			   settings = excluded.settings, planned_at = excluded.planned_at`,
+			pq.Array(pTicket), pq.Array(pDispatched), pq.Array(pSignDue), pq.Array(pDue), settings, now); err != nil {
+			return fmt.Errorf("storage: save alarm plans: %w", err)
+		}
+		planned = len(rows)
+		return nil
+	})
+	return planned, err
+}
+
+// DueTicket is a ticket with alarms due, locked for the transaction that
+// handles them.
+type DueTicket struct {
+	Ticket         hotlinebot.Ticket
+	DepartmentName string
+	Alarms         []Alarm // due and unfired, oldest first
+}
+
+// AlarmTx is what the scheduler may do while it holds a ticket: queue pushes,
+// check who a push would reach, record events. Everything is part of the
+// transaction that marks the alarms fired.
+type AlarmTx struct {
+	s      *Store
+	ctx    context.Context
+	tx     *sqlx.Tx
+	now    time.Time
+	queued int
+}
+
+// Enqueue queues n under dedupeKey (EnqueueTx) and returns the rows queued.
+func (a *AlarmTx) Enqueue(n hotlinebot.Notification, dedupeKey string) (int, error) {
+	k, err := a.s.EnqueueTx(a.ctx, a.tx, n, dedupeKey, a.now)
+	a.queued += k
+	return k, err
+}
+
+// Reachable returns how many people n would reach now.
+func (a *AlarmTx) Reachable(n hotlinebot.Notification) (int, error) {
+	ids, err := a.s.recipients(a.ctx, a.tx, n)
+	return len(ids), err
+}
+
+// Record appends a scheduler event to the ticket's history.
+func (a *AlarmTx) Record(ev hotlinebot.Event) error {
+	if ev.At.IsZero() {
+		ev.At = a.now
+	}
+	if ev.Channel == "" {
+		ev.Channel = hotlinebot.ChannelScheduler
+	}
+	_, err := insertEvent(a.ctx, a.tx, ev, nil)
+	return err
+}
+
+// FireResult counts what one FireAlarms call did.
+type FireResult struct {
+	Tickets int // tickets claimed
+	Alarms  int // alarms fired (any outcome)
+	Queued  int // outbox rows written
+}
+
+// FireAlarms claims up to limit tickets that have alarms due at now and are
+// with a department (dispatched or accepted), locking each row and skipping
+// rows another transaction holds, and calls handle for each with its due
+// alarms. handle returns one outcome per alarm, in order; the alarms are
+// marked fired with it in the same transaction. A full batch means call again.
+func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
+	handle func(tx *AlarmTx, due DueTicket) ([]AlarmOutcome, error)) (FireResult, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var res FireResult
+	at := &AlarmTx{s: s, ctx: ctx, now: now}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		at.tx = tx
+		type claimed struct {
+			ticketRow
+			DepartmentName string `db:"department_name"`
+		}
+		var rows []claimed
+		err := tx.SelectContext(ctx, &rows,
+			`SELECT `+ticketColumns+`, coalesce(d.name, '') AS department_name`+ticketFrom+`
+			 WHERE t.id IN (SELECT a.ticket_id FROM ticket_alarms a WHERE a.fired_at IS NULL AND a.fire_at <= $1)
+			   AND t.status IN ('dispatched', 'accepted')
+			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, now, limit)
+		if err != nil {
+			return fmt.Errorf("storage: claim due alarms: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		var alarms []Alarm
+		if err := tx.SelectContext(ctx, &alarms,
+			`SELECT ticket_id, stage, step, span, deadline, fire_at FROM ticket_alarms
+			 WHERE ticket_id = ANY($1) AND fired_at IS NULL AND fire_at <= $2
+			 ORDER BY ticket_id, fire_at, stage, step`, pq.Array(ids), now); err != nil {
+			return fmt.Errorf("storage: due alarms: %w", err)
+		}
+		byTicket := make(map[int64][]Alarm, len(rows))
+		for _, a := range alarms {
+			byTicket[a.TicketID] = append(byTicket[a.TicketID], a)
+		}
+		for _, r := range rows {
+			due := DueTicket{Ticket: r.ticket(), DepartmentName: r.DepartmentName, Alarms: byTicket[r.ID]}
+			if len(due.Alarms) == 0 {
+				continue // fired by another scheduler between the two reads
+			}
+			outcomes, err := handle(at, due)
+			if err != nil {
+				return fmt.Errorf("storage: alarms of %s: %w", due.Ticket.Ref(), err)
+			}
+			if len(outcomes) != len(due.Alarms) {
+				return fmt.Errorf("storage: alarms of %s: %d outcomes for %d alarms", due.Ticket.Ref(), len(outcomes), len(due.Alarms))
+			}
+			for i, a := range due.Alarms {
+				if _, err := tx.ExecContext(ctx,
+					`UPDATE ticket_alarms SET fired_at = $6, outcome = $7
+					 WHERE ticket_id = $1 AND stage = $2 AND step = $3 AND span = $4 AND deadline = $5 AND fired_at IS NULL`,
+					a.TicketID, string(a.Stage), a.Step, a.Span, a.Deadline, now, string(outcomes[i])); err != nil {
+					return fmt.Errorf("storage: mark alarm fired: %w", err)
+				}
+			}
+			res.Tickets++
+			res.Alarms += len(due.Alarms)
+		}
+		return nil
+	})
+	if err != nil {
+		return FireResult{}, err
+	}
+	res.Queued = at.queued
+	s.notifyOutbox(res.Queued)
+	return res, nil
+}
+
+// Alarms returns a ticket's alarms with their state, for tests and the
+// office's questions ("why was nobody reminded?").
+func (s *Store) Alarms(ctx context.Context, ticketID int64) ([]AlarmState, error) {
+	var rows []AlarmState
+	err := s.db.SelectContext(ctx, &rows,
+		`SELECT ticket_id, stage, step, span, deadline, fire_at, fired_at, outcome FROM ticket_alarms
+		 WHERE ticket_id = $1 ORDER BY fire_at, stage, step`, ticketID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: alarms of #%d: %w", ticketID, err)
+	}
+	return rows, nil
+}
+
+// AlarmState is an alarm with what became of it.
+type AlarmState struct {
+	Alarm
+	FiredAt sql.NullTime `db:"fired_at"`
+	Outcome AlarmOutcome `db:"outcome"`
+}
+
+// pgTime spells t for a timestamptz[] parameter, to the microsecond
+// PostgreSQL keeps.
+func pgTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
+
+func pgNullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: pgTime(t), Valid: true}
+}

@@ -6,4 +6,6 @@ import (
 )
 
 // RunDigestJob runs the cron job's body as the digest_cron moment would.
-func (s *Scheduler) RunDigestJob(ctx context.Context, now time.Time) error { return s.digestJob(ctx, now) }
+func (s *Scheduler) RunDigestJob(ctx context.Context, now time.Time) error {
+	return s.digestJob(ctx, now)
+}

@@ -165,7 +165,7 @@ func TestExtensionMovesRemindersAndCompletionStopsTheChain(t *testing.T) {
 
 	assertSent(t, w.got, []sent{
 		// Accepted within the hour: no 签收 reminder, no missed 签收.
-		{at(2026, 11, 6, 18, 0), reminder, "张三"}, // 1wd before the first deadline (11-09 18:00)
+		{at(2026, 11, 6, 18, 0), reminder, "张三"},  // 1wd before the first deadline (11-09 18:00)
 		{at(2026, 11, 11, 18, 0), reminder, "张三"}, // 1wd before the extended deadline
 		{at(2026, 11, 12, 16, 0), reminder, "张三"}, // 2h before it; completed an hour later: no chain
 	})
@@ -205,7 +205,7 @@ func TestLateRemindersDoNotFlood(t *testing.T) {
 	late := d.create(t, "D-1102", "longshan", at(2026, 11, 2, 10, 0))
 	w.tick(at(2026, 11, 9, 17, 0))
 	assertSent(t, w.got, []sent{
-		{at(2026, 11, 9, 17, 0), escalation, "赵主任"}, // still nobody signed: the leader hears it once
+		{at(2026, 11, 9, 17, 0), escalation, "赵主任"},                                        // still nobody signed: the leader hears it once
 		{at(2026, 11, 9, 17, 0), reminder, "张三"}, {at(2026, 11, 9, 17, 0), reminder, "李四"}, // only the 2h one
 	})
 	alarms, err := s.Alarms(bg, late.ID)

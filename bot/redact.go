@@ -11,7 +11,8 @@ import (
 // patterns find such values in any text: query parameters (also URL-encoded)
 // and JSON members.
 var (
-	redactQuery   = regexp.MustCompile(`(?i)((?:app_?)?secret|access_token)(=|%3D)[^&\s"'<>,;)]*`)
+	redactQuery   = regexp.MustCompile(`(?i)((?:app_?)?secret|access_token)(=)[^&\s"'<>,;)]*`)
+	redactEscaped = regexp.MustCompile(`(?i)((?:app_?)?secret|access_token)(%3D)[^%&\s"'<>,;)]*`)
 	redactJSON    = regexp.MustCompile(`(?i)("(?:app_?)?secret|"[a-z_]*access_token)("\s*:\s*)"(?:[^"\\]|\\.)*"`)
 	redactedValue = "REDACTED"
 )
@@ -22,6 +23,7 @@ var (
 // through it before it is logged or stored.
 func Redact(s string) string {
 	s = redactQuery.ReplaceAllString(s, "${1}${2}"+redactedValue)
+	s = redactEscaped.ReplaceAllString(s, "${1}${2}"+redactedValue)
 	return redactJSON.ReplaceAllString(s, `${1}${2}"`+redactedValue+`"`)
 }
 

@@ -1,0 +1,585 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
+	"github.com/hotlinebot/hotlinebot/storage"
+	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+)
+
+// testClock is the clock shared by the bot, the store's callers and the
+// simulated WeChat (whose users sign callbacks with its time).
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// chat is a bot on a fresh database behind an HTTP server, with the
+// simulated WeChat serving its API calls and posting its users' callbacks.
+type chat struct {
+	t     *testing.T
+	ctx   context.Context
+	clock *testClock
+	store *storage.Store
+	sim   *wechatsim.Platform
+	bot   *Bot
+	srv   *httptest.Server
+	logs  *syncBuffer
+}
+
+type chatOption func(*Options)
+
+// newChat starts a bot. The SDK's HTTP settings are process-wide: these
+// tests do not run in parallel.
+func newChat(t *testing.T, store *storage.Store, opts ...chatOption) *chat {
+	t.Helper()
+	if store == nil {
+		store = storagetest.NewStore(t)
+	}
+	clock := &testClock{now: storagetest.At(2026, 12, 1, 9, 0)} // a Tuesday
+	sim := wechatsim.New(wechatsim.Options{
+		AppID: simAppID, AppSecret: simAppSecret, Token: simToken, EncodingAESKey: simAESKey, Now: clock.Now,
+	})
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	wc, err := NewWeChat(WeChatConfig{
+		AppID: simAppID, AppSecret: simAppSecret, Token: simToken, EncodingAESKey: simAESKey,
+		APIBaseURL: api.URL, Cache: newTestCache(), HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	o := Options{
+		Store: store, WeChat: wc, Now: clock.Now, Location: storagetest.Shanghai,
+		Links:  &Links{Secret: []byte("test-link-secret"), PublicURL: "https://hotline.example.gov.cn"},
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	b, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/wechat", b)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	sim.SetCallbackURL(srv.URL + "/wechat")
+	return &chat{t: t, ctx: context.Background(), clock: clock, store: store, sim: sim, bot: b, srv: srv, logs: logs}
+}
+
+func (c *chat) department(code, name string) {
+	c.t.Helper()
+	if _, err := c.store.CreateDepartment(c.ctx, hotlinebot.Department{Code: code, Name: name}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *chat) person(name string, role hotlinebot.Role, dept string) hotlinebot.Person {
+	c.t.Helper()
+	p, err := c.store.CreatePerson(c.ctx, hotlinebot.Person{Name: name, Role: role, Department: dept}, c.clock.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+func (c *chat) code(p hotlinebot.Person) string {
+	c.t.Helper()
+	bc, err := c.store.IssueBindCode(c.ctx, p.ID, c.clock.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return bc.Code
+}
+
+// bound returns a WeChat user bound to p (through 绑定, in safe mode).
+func (c *chat) bound(p hotlinebot.Person, openid string) *wechatsim.User {
+	c.t.Helper()
+	u := c.sim.User(openid)
+	if reply := c.say(u, "绑定 "+c.code(p)); !strings.HasPrefix(reply, "绑定成功") {
+		c.t.Fatalf("binding %s: %q", p.Name, reply)
+	}
+	return u
+}
+
+func (c *chat) say(u *wechatsim.User, text string) string {
+	c.t.Helper()
+	reply, status, err := u.Say(text)
+	if err != nil || status != http.StatusOK {
+		c.t.Fatalf("say %q: status %d, %v", text, status, err)
+	}
+	return reply
+}
+
+func (c *chat) ticket(ext, title, dept string) hotlinebot.Ticket {
+	c.t.Helper()
+	tk, _, err := c.store.CreateTicket(c.ctx, storage.NewTicket{
+		ExternalID: ext, Title: title, Content: title + "，请尽快处理。", Category: "市容市貌", Department: dept,
+		CallerName: "张先生", CallerPhone: "13800000000",
+	}, hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelAPI}, c.clock.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tk
+}
+
+func (c *chat) load(ref string) hotlinebot.Ticket {
+	c.t.Helper()
+	tk, err := c.store.Ticket(c.ctx, ref)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tk
+}
+
+func (c *chat) events(id int64, action hotlinebot.Action) []hotlinebot.Event {
+	c.t.Helper()
+	evs, err := c.store.TicketEvents(c.ctx, id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []hotlinebot.Event
+	for _, e := range evs {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func wantContains(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s = %q, want it to contain %q", what, got, w)
+		}
+	}
+}
+
+func TestCallbackChecks(t *testing.T) {
+	c := newChat(t, nil)
+	u := c.sim.User("o-anyone")
+
+	body, status, err := u.VerifyURL("echo-123")
+	if err != nil || status != http.StatusOK || body != "echo-123" {
+		t.Errorf("URL verification = %d %q %v, want 200 echo-123", status, body, err)
+	}
+	if _, status, _ := u.VerifyURL("echo-123", wechatsim.WithForgedSignature()); status != http.StatusForbidden {
+		t.Errorf("URL verification with a forged signature = %d, want 403", status)
+	}
+	for _, mode := range []*wechatsim.User{u.Plain(), u.Safe()} {
+		if _, status, _ := mode.Say("帮助", wechatsim.WithForgedSignature()); status != http.StatusForbidden {
+			t.Errorf("forged signature = %d, want 403", status)
+		}
+		if _, status, _ := mode.Say("帮助", wechatsim.WithTimestamp(c.clock.Now().Add(-301*time.Second))); status != http.StatusForbidden {
+			t.Errorf("stale timestamp = %d, want 403", status)
+		}
+		if _, status, _ := mode.Say("帮助", wechatsim.WithTimestamp(c.clock.Now().Add(301*time.Second))); status != http.StatusForbidden {
+			t.Errorf("future timestamp = %d, want 403", status)
+		}
+		if reply, status, _ := mode.Say("帮助", wechatsim.WithTimestamp(c.clock.Now().Add(-200*time.Second))); status != http.StatusOK || reply == "" {
+			t.Errorf("timestamp 200 s old = %d %q, want 200 with a reply", status, reply)
+		}
+	}
+	if _, status, _ := u.Safe().Say("帮助", wechatsim.WithForgedMsgSignature()); status != http.StatusForbidden {
+		t.Errorf("forged msg_signature = %d, want 403", status)
+	}
+	r, err := u.PostRaw(bytes.Repeat([]byte("x"), 65<<10))
+	if err != nil || r.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("65 KiB body = %v %v, want 413", r, err)
+	}
+	r, err = u.PostRaw([]byte("<xml><ToUserName>gh</ToUserName><FromUserName>o"))
+	if err != nil || r.Status != http.StatusBadRequest {
+		t.Errorf("malformed XML = %v %v, want 400", r, err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, c.srv.URL+"/wechat", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("PUT = %v %v, want 405", resp, err)
+	}
+}
+
+func TestUnboundSenderGetsOnlyBindingHelp(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	tk := c.ticket("YY20171020-0012", "占道经营", "longshan")
+	u := c.sim.User("o-stranger")
+	for _, text := range []string{"待办", "查 " + tk.Ref(), "签收 " + tk.Ref(), "办结 1 已处理", "你好", "帮助"} {
+		reply := c.say(u, text)
+		if reply != replyUnbound {
+			t.Errorf("%q from an unbound sender = %q, want the binding help", text, reply)
+		}
+	}
+	r, err := u.SendImage("media-x")
+	if err != nil || r.Content != replyUnbound {
+		t.Errorf("image from an unbound sender = %v %v", r, err)
+	}
+	if got := c.load(tk.Ref()); got.Status != hotlinebot.StatusDispatched {
+		t.Errorf("ticket status = %s, want dispatched", got.Status)
+	}
+}
+
+func TestBinding(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	li := c.person("李四", hotlinebot.RoleOffice, "")
+	wang := c.person("王五", hotlinebot.RoleLeader, "longshan")
+
+	// By code, in plain mode.
+	code := c.code(zhang)
+	u := c.sim.User("o-zhang").Plain()
+	if got, want := c.say(u, "绑定 "+code), "绑定成功：张三，龙山管理处承办人。"; !strings.HasPrefix(got, want) {
+		t.Errorf("bind = %q, want %q…", got, want)
+	}
+	if p, err := c.store.PersonByOpenID(c.ctx, "o-zhang"); err != nil || p.ID != zhang.ID {
+		t.Errorf("PersonByOpenID = %v %v, want 张三", p, err)
+	}
+	// The same code from someone else: used.
+	wantContains(t, "a used code", c.say(c.sim.User("o-other"), "绑定 "+code), "绑定未成功", "用过")
+
+	// By the QR code: subscribe with qrscene_bind:<code> (safe mode), and SCAN.
+	r, err := c.sim.User("o-li").Subscribe("bind:" + c.code(li))
+	if err != nil || !strings.HasPrefix(r.Content, "绑定成功：李四，热线办。") {
+		t.Errorf("subscribe with the bind QR = %v %v", r, err)
+	}
+	r, err = c.sim.User("o-wang").Scan("bind:" + c.code(wang))
+	if err != nil || !strings.HasPrefix(r.Content, "绑定成功：王五，龙山管理处领导。") {
+		t.Errorf("scan of the bind QR = %v %v", r, err)
+	}
+
+	// Wrong codes are throttled: after five, even the right one is refused.
+	guesser := c.sim.User("o-guesser")
+	other := c.person("赵六", hotlinebot.RoleHandler, "longshan")
+	right := c.code(other)
+	for i := 0; i < 5; i++ {
+		c.say(guesser, "绑定 00000000")
+	}
+	wantContains(t, "the right code after five wrong ones", c.say(guesser, "绑定 "+right), "尝试次数过多")
+	c.clock.Advance(16 * time.Minute)
+	if got := c.say(guesser, "绑定 "+right); !strings.HasPrefix(got, "绑定成功：赵六") {
+		t.Errorf("after the lockout = %q, want 绑定成功", got)
+	}
+
+	// Unfollowing marks the person unreachable; following again undoes it.
+	if _, err := c.sim.User("o-zhang").Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.store.Person(c.ctx, zhang.ID); p.Reachable {
+		t.Error("张三 is still reachable after unsubscribe")
+	}
+	r, err = c.sim.User("o-zhang").Subscribe("")
+	if err != nil || !strings.Contains(r.Content, "欢迎回来，张三") {
+		t.Errorf("subscribe again = %v %v", r, err)
+	}
+	if p, _ := c.store.Person(c.ctx, zhang.ID); !p.Reachable {
+		t.Error("张三 is not reachable after subscribing again")
+	}
+}
+
+func TestAcceptAndComplete(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	u := c.bound(zhang, "o-zhang")
+	tk := c.ticket("YY20171020-0012", "龙山路占道经营", "longshan")
+
+	// The ref omitted: the department's only dispatched ticket.
+	reply := c.say(u, "签收")
+	wantContains(t, "签收", reply, "已签收 "+tk.Ref(), "办理时限 2026年12月08日 18:00")
+	got := c.load(tk.Ref())
+	if got.Status != hotlinebot.StatusAccepted || got.AssigneeID != zhang.ID {
+		t.Fatalf("after 签收: %s, assignee %d", got.Status, got.AssigneeID)
+	}
+	reply = c.say(u.Plain(), "办结：YY20171020-0012：已清理完毕，现场已恢复。")
+	wantContains(t, "办结", reply, tk.Ref()+" 已办结")
+	got = c.load(tk.Ref())
+	if got.Status != hotlinebot.StatusCompleted || got.Outcome != "已清理完毕，现场已恢复。" {
+		t.Errorf("after 办结: %s %q", got.Status, got.Outcome)
+	}
+	for _, a := range []hotlinebot.Action{hotlinebot.ActionAccept, hotlinebot.ActionComplete} {
+		evs := c.events(tk.ID, a)
+		if len(evs) != 1 || evs[0].Channel != hotlinebot.ChannelWeChat || evs[0].ActorID != zhang.ID {
+			t.Errorf("%s events = %+v, want one by 张三 through wechat", a, evs)
+		}
+	}
+}
+
+func TestRefOmittedWithTwoTickets(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	a := c.ticket("EXT-1", "占道经营", "longshan")
+	b := c.ticket("EXT-2", "噪音扰民", "longshan")
+	reply := c.say(u, "签收")
+	wantContains(t, "签收 with two tickets", reply, "2 件", a.Ref(), b.Ref(), "签收 #")
+	for _, tk := range []hotlinebot.Ticket{a, b} {
+		if got := c.load(tk.Ref()); got.Status != hotlinebot.StatusDispatched {
+			t.Errorf("%s = %s, want still dispatched", tk.Ref(), got.Status)
+		}
+	}
+	wantContains(t, "签收 #id", c.say(u, "签收 ＃"+strings.TrimPrefix(b.Ref(), "#")), "已签收 "+b.Ref())
+}
+
+func TestRetryIsAppliedOnce(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+	first := c.say(u, "签收 "+tk.Ref())
+	for i := 0; i < 2; i++ {
+		r, err := u.Retry()
+		if err != nil || r.Status != http.StatusOK || r.Content != first {
+			t.Errorf("retry %d = %v %v, want the same reply %q", i+1, r, err, first)
+		}
+	}
+	if n := len(c.events(tk.ID, hotlinebot.ActionAccept)); n != 1 {
+		t.Errorf("%d accept events, want 1", n)
+	}
+	// A later, new 签收 of the same ticket is a new message: it is refused
+	// as already signed.
+	wantContains(t, "签收 again", c.say(u, "签收 "+tk.Ref()), "未能签收")
+}
+
+func TestOtherDepartmentIsRefused(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	c.department("nanhu", "南湖街道办事处")
+	outsider := c.person("钱七", hotlinebot.RoleHandler, "nanhu")
+	u := c.bound(outsider, "o-qian")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+	wantContains(t, "签收 by another department", c.say(u, "签收 "+tk.Ref()), "无法办理", tk.Ref())
+	evs := c.events(tk.ID, hotlinebot.ActionRefused)
+	if len(evs) != 1 || evs[0].ActorID != outsider.ID || evs[0].Channel != hotlinebot.ChannelWeChat {
+		t.Errorf("refused events = %+v, want one by 钱七 through wechat", evs)
+	}
+	wantContains(t, "查 by another department", c.say(u, "查 "+tk.Ref()), "无法查看")
+	if strings.Contains(c.say(u, "查 "+tk.Ref()), "占道经营") {
+		t.Error("查 by another department shows the ticket's title")
+	}
+	if got := c.load(tk.Ref()); got.Status != hotlinebot.StatusDispatched {
+		t.Errorf("status = %s, want dispatched", got.Status)
+	}
+}
+
+func TestTodoAndShow(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	u := c.bound(zhang, "o-zhang")
+	a := c.ticket("EXT-1", "占道经营", "longshan")
+	c.clock.Advance(time.Hour)
+	b := c.ticket("EXT-2", "噪音扰民", "longshan")
+	c.say(u, "签收 "+b.Ref())
+	c.clock.Advance(8 * 24 * time.Hour) // both past their deadlines
+
+	reply := c.say(u, "我的工单")
+	wantContains(t, "待办", reply, "2 件", "2 件已超期", a.Ref(), b.Ref(), "【已超期】")
+	if strings.Index(reply, a.Ref()) > strings.Index(reply, b.Ref()) {
+		t.Errorf("待办 = %q: %s (签收 due first) should come before %s", reply, a.Ref(), b.Ref())
+	}
+	reply = c.say(u, "查 "+b.Ref())
+	wantContains(t, "查", reply, b.Ref(), "噪音扰民", "办理中", "张三", "https://hotline.example.gov.cn/t/")
+	if strings.Contains(reply, "13800000000") {
+		t.Errorf("查 shows the caller's phone: %q", reply)
+	}
+	if n := len(reply); n > 2000 {
+		t.Errorf("查 reply is %d bytes", n)
+	}
+}
+
+func TestDatabaseDownAsksToSendAgain(t *testing.T) {
+	dbURL := storagetest.NewDatabase(t)
+	u0, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u0.Host)
+	u0.Host = proxy.addr()
+	store, err := storage.Open(context.Background(), u0.String(), storage.Options{
+		Calendar: storagetest.Calendar(t), Policy: hotlinebot.DefaultDeadlinePolicy(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := newChat(t, store)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+
+	proxy.setDown(true) // the database cannot be reached
+	if got := c.say(u, "签收 "+tk.Ref()); got != replyBusy {
+		t.Errorf("with the database down = %q, want %q", got, replyBusy)
+	}
+	proxy.setDown(false)
+	// The message was not recorded: WeChat's (or the sender's) next try of
+	// the very same message goes through.
+	r, err := u.Retry()
+	if err != nil || !strings.Contains(r.Content, "已签收 "+tk.Ref()) {
+		t.Errorf("the same message once the database is back = %v %v", r, err)
+	}
+	if n := len(c.events(tk.ID, hotlinebot.ActionAccept)); n != 1 {
+		t.Errorf("%d accept events, want 1", n)
+	}
+}
+
+// tcpProxy forwards connections to a PostgreSQL server; while down it
+// drops every connection, as an unreachable database does.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(in)
+		}
+	}()
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+func (p *tcpProxy) serve(in net.Conn) {
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		in.Close()
+		return
+	}
+	p.mu.Unlock()
+	out, err := net.Dial("tcp", p.target)
+	if err != nil {
+		in.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[in], p.conns[out] = true, true
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(out, in); out.Close() }()
+	_, _ = io.Copy(in, out)
+	in.Close()
+}
+
+func TestEvidenceAfterComplete(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	u := c.bound(zhang, "o-zhang")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+
+	r, err := u.SendImage("media-before")
+	if err != nil || !strings.Contains(r.Content, "没有作为办理材料保存") {
+		t.Errorf("an image before any 办结 = %v %v", r, err)
+	}
+	c.say(u, "办结 "+tk.Ref()+" 已清理")
+	c.clock.Advance(5 * time.Minute)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 1000)...)
+	c.sim.AddMedia("media-1", png, "image/png")
+	r, err = u.SendImage("media-1")
+	if err != nil || !strings.Contains(r.Content, "作为 "+tk.Ref()+" 办结的办理材料保存") {
+		t.Fatalf("an image after 办结 = %v %v", r, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.bot.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := c.store.TicketEvidence(c.ctx, tk.ID)
+	if err != nil || len(es) != 1 || es[0].Status != storage.EvidenceStored || es[0].Size != len(png) {
+		t.Fatalf("evidence = %+v %v, want one stored image of %d bytes", es, err, len(png))
+	}
+	data, ctype, err := c.store.EvidenceData(c.ctx, es[0].ID)
+	if err != nil || !bytes.Equal(data, png) || ctype != "image/png" {
+		t.Errorf("evidence data = %d bytes %q %v", len(data), ctype, err)
+	}
+	evs := c.events(tk.ID, hotlinebot.ActionEvidence)
+	if len(evs) != 1 || evs[0].ActorID != zhang.ID || evs[0].Channel != hotlinebot.ChannelWeChat {
+		t.Errorf("evidence events = %+v", evs)
+	}
+}
+
+func TestTemplateReceiptAndOtherMessages(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	r, err := u.Plain().TemplateReceipt(123456, "success")
+	if err != nil || r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != "success" {
+		t.Errorf("TEMPLATESENDJOBFINISH in plain mode = %v %v, want success", r, err)
+	}
+	r, err = u.TemplateReceipt(123457, "failed:user block")
+	if err != nil || r.Status != http.StatusOK || len(bytes.TrimSpace(r.Body)) != 0 {
+		t.Errorf("TEMPLATESENDJOBFINISH in safe mode = %v %v, want an empty body", r, err)
+	}
+	r, err = u.Send(wechatsim.Message{MsgType: "voice", MediaID: "v1"})
+	if err != nil || r.Content != replyVoice {
+		t.Errorf("voice = %v %v", r, err)
+	}
+	r, err = u.Send(wechatsim.Message{MsgType: "event", Event: "CLICK", EventKey: "待办"})
+	if err != nil || !strings.Contains(r.Content, "待办") {
+		t.Errorf("menu click 待办 = %v %v", r, err)
+	}
+	wantContains(t, "帮助 for a handler", c.say(u, "帮助"), "签收 37", "办结 37")
+}

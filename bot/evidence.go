@@ -1,0 +1,126 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/storage"
+)
+
+const (
+	// evidenceWindow is how long after their own 办结 or 进展 a person's
+	// images are kept as its evidence.
+	evidenceWindow = 10 * time.Minute
+	// mediaLifetime is how long WeChat keeps a temporary media id.
+	mediaLifetime = 72 * time.Hour
+	// evidenceAttempts is how often one background fetch tries.
+	evidenceAttempts = 3
+)
+
+// evidence answers an image message. The image is recorded in the message's
+// transaction and fetched right after it commits, in the background: the
+// reply never waits for WeChat's media API.
+func (b *Bot) evidence(t *turn, p hotlinebot.Person) (string, error) {
+	work, err := b.store.LatestWorkTx(t.ctx, t.tx, p.ID, t.now.Add(-evidenceWindow), t.now)
+	if hotlinebot.ErrorCodeOf(err) == hotlinebot.ENOTFOUND {
+		return "已收到图片，但您最近 10 分钟内没有办结或进展，图片没有作为办理材料保存。请先发送「进展 工单号 内容」或「办结 工单号 办理结果」，再在 10 分钟内发送照片。", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	e, created, err := b.store.AddEvidenceTx(t.ctx, t.tx, work, p.ID, string(t.msg.MediaID), t.now)
+	if hotlinebot.ErrorCodeOf(err) == hotlinebot.EINVALID {
+		return "未能接收这张图片，请重新发送。", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if created {
+		t.after = append(t.after, func() { b.fetchEvidence(e) })
+	}
+	return fmt.Sprintf("已收到照片，作为 #%d %s的办理材料保存。", work.TicketID, work.Action.Chinese()), nil
+}
+
+// fetchEvidence fetches and keeps one image in the background, bounded by
+// the fetch slots and the fetch timeout. A fetch that does not succeed
+// leaves the evidence pending for FetchPendingEvidence (until WeChat drops
+// the media after 3 days).
+func (b *Bot) fetchEvidence(e storage.Evidence) {
+	b.fetchMu.Lock()
+	defer b.fetchMu.Unlock()
+	if b.closed {
+		return
+	}
+	b.fetches.Add(1)
+	go func() {
+		defer b.fetches.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				b.log.Error("evidence: panic", "evidence", e.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		select {
+		case b.fetchSlots <- struct{}{}:
+		case <-b.stop.Done():
+			return
+		}
+		defer func() { <-b.fetchSlots }()
+		b.fetchOnce(b.stop, e)
+	}()
+}
+
+// fetchOnce tries a few times to fetch e and store it.
+func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
+	for attempt := 1; ; attempt++ {
+		fctx, cancel := context.WithTimeout(ctx, b.evidenceTimeout)
+		data, ctype, err := b.media.FetchMedia(fctx, e.MediaID)
+		cancel()
+		if errors.Is(err, ErrMediaTooLarge) {
+			// Kept as a fact (an `evidence` event saying so), not as bytes.
+			data, err = make([]byte, MaxMediaBytes+1), nil
+		}
+		if err == nil {
+			sctx, cancel := context.WithTimeout(ctx, b.dbTimeout)
+			_, err = b.store.StoreEvidence(sctx, e.ID, data, ctype, b.now())
+			cancel()
+			if err == nil {
+				b.log.Info("evidence: stored", "evidence", e.ID, "ticket", e.TicketID, "bytes", len(data))
+				return
+			}
+			b.log.Warn("evidence: cannot store", "evidence", e.ID, "err", err)
+		}
+		permanent := ErrCode(err) == 40007 // WeChat does not know the media id (expired)
+		if permanent || attempt >= evidenceAttempts || ctx.Err() != nil {
+			b.log.Warn("evidence: fetch failed", "evidence", e.ID, "ticket", e.TicketID, "permanent", permanent, "err", err)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dbTimeout)
+			if ferr := b.store.EvidenceFetchFailed(sctx, e.ID, err.Error(), permanent); ferr != nil {
+				b.log.Warn("evidence: cannot record the failure", "evidence", e.ID, "err", ferr)
+			}
+			cancel()
+			return
+		}
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// FetchPendingEvidence fetches the evidence still pending (after a restart, or
+// when WeChat's media API was down), as long as WeChat still keeps it. cmd
+// calls it at start and from time to time; it returns once the fetches are
+// started.
+func (b *Bot) FetchPendingEvidence(ctx context.Context) (int, error) {
+	es, err := b.store.PendingEvidence(ctx, b.now().Add(-mediaLifetime), 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range es {
+		b.fetchEvidence(e)
+	}
+	return len(es), nil
+}

@@ -139,7 +139,11 @@ func route(ctx context.Context, q sqlx.QueryerContext, rs hotlinebot.RuleSet, in
 // with created=false and changes nothing (also when two callers race).
 func (s *Store) CreateTicket(ctx context.Context, in NewTicket, actor hotlinebot.Actor, now time.Time) (t hotlinebot.Ticket, created bool, err error) {
 	if errs := validateNewTicket(&in); len(errs) > 0 {
-		return t, false, hotlinebot.Errorf(hotlinebot.EINVALID, "%s", errs[0].Message)
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Message
+		}
+		return t, false, hotlinebot.Errorf(hotlinebot.EINVALID, "%s", strings.Join(msgs, "；"))
 	}
 	rs, _, err := s.Rules(ctx)
 	if err != nil {

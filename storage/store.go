@@ -41,6 +41,12 @@ type Store struct {
 
 	rulesMu    sync.Mutex
 	rulesCache *cachedRules
+
+	// checker answers MigrationsCurrent without a lock; made once, since
+	// /readyz asks often.
+	checkerOnce sync.Once
+	checker     *goose.Provider
+	checkerErr  error
 }
 
 //go:embed migrations/*.sql
@@ -129,11 +135,11 @@ func (s *Store) MigrationsCurrent(ctx context.Context) (bool, error) {
 	if !exists {
 		return false, nil
 	}
-	p, err := s.provider(false)
-	if err != nil {
-		return false, fmt.Errorf("storage: migrations: %w", err)
+	s.checkerOnce.Do(func() { s.checker, s.checkerErr = s.provider(false) })
+	if s.checkerErr != nil {
+		return false, fmt.Errorf("storage: migrations: %w", s.checkerErr)
 	}
-	pending, err := p.HasPending(ctx)
+	pending, err := s.checker.HasPending(ctx)
 	if err != nil {
 		return false, fmt.Errorf("storage: migrations: %w", err)
 	}

@@ -57,8 +57,9 @@ type sheet struct {
 	header     []string
 	headerLine int
 	rows       []sheetRow
-	// serialTimes: the file is XLSX, whose time cells hold Excel serial numbers.
-	serialTimes bool
+	// serialTimes: the file is XLSX, whose time cells hold Excel serial
+	// numbers, counted from 1904 when date1904.
+	serialTimes, date1904 bool
 }
 
 // sheetRow is one data row and the line an editor or Excel shows it on.
@@ -160,6 +161,9 @@ func readXLSX(path string) (*sheet, error) {
 		return nil, hotlinebot.Errorf(hotlinebot.EINVALID, "无法读取工作表「%s」：%v", sheets[0], err)
 	}
 	s := &sheet{serialTimes: true}
+	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		s.date1904 = *props.Date1904
+	}
 	for i, rec := range rows {
 		if s.header == nil {
 			if blank(rec) {
@@ -259,7 +263,7 @@ func parseSheet(s *sheet, loc *time.Location) (*parsedFile, error) {
 				if value == "" {
 					continue
 				}
-				t, ok := parseImportTime(value, loc, s.serialTimes)
+				t, ok := s.parseTime(value, loc)
 				if !ok {
 					p.bad = append(p.bad, problem{r.line, cols[i], fmt.Sprintf("无法识别的时间“%s”（可写作 2017-10-20 09:30、2017/10/20 9:30 或 RFC 3339）", value)})
 					continue
@@ -348,9 +352,9 @@ var importTimeLayouts = []string{
 	"2006年1月2日 15:04:05", "2006年1月2日 15:04", "2006年1月2日15:04",
 }
 
-// parseImportTime reads a time cell: RFC 3339, a wall-clock form in loc, or
-// (serial) an Excel date-time serial number.
-func parseImportTime(s string, loc *time.Location, serial bool) (time.Time, bool) {
+// parseTime reads a time cell: RFC 3339, a wall-clock form in loc, or (in
+// an XLSX file) an Excel date-time serial number.
+func (sh *sheet) parseTime(s string, loc *time.Location) (time.Time, bool) {
 	s = strings.Join(strings.Fields(s), " ")
 	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -362,10 +366,10 @@ func parseImportTime(s string, loc *time.Location, serial bool) (time.Time, bool
 			return t, true
 		}
 	}
-	if serial {
+	if sh.serialTimes {
 		// 1 is 1900-01-01; 2958465 is 9999-12-31.
 		if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 1 && f < 2958466 {
-			if t, err := excelize.ExcelDateToTime(f, false); err == nil {
+			if t, err := excelize.ExcelDateToTime(f, sh.date1904); err == nil {
 				t = t.Round(time.Second)
 				return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), true
 			}

@@ -44,8 +44,8 @@ type replica struct {
 // simClock is the simulated time every replica reads.
 type simClock struct{ ns atomic.Int64 }
 
-func (c *simClock) set(t time.Time)  { c.ns.Store(t.UnixNano()) }
-func (c *simClock) now() time.Time { return time.Unix(0, c.ns.Load()) }
+func (c *simClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *simClock) now() time.Time  { return time.Unix(0, c.ns.Load()) }
 
 // scenario is a district of four departments and 300 tickets walked through
 // 17 days hour by hour with n replicas ticking, dispatching and running the
@@ -281,7 +281,7 @@ func TestTwoSchedulersQueueAndSendEachPushOnce(t *testing.T) {
 
 	// The digest: one per leader and office member per day, one run per day.
 	var digests []struct {
-		Person int64 `db:"person_id"`
+		Person int64  `db:"person_id"`
 		Day    string `db:"day"`
 		N      int    `db:"n"`
 	}

@@ -235,7 +235,7 @@ func TestTicketCommands(t *testing.T) {
 	if len(list) != 1 || list[0].ExternalID != "YY-2" {
 		t.Errorf("list --status 待分派: %+v", list)
 	}
-	c.json(&list, "ticket", "list", "--dept", "longshan")
+	c.json(&list, "ticket", "list", "--dept", "龙山管理处")
 	if len(list) != 1 || list[0].ExternalID != "YY-1" {
 		t.Errorf("list --dept longshan: %+v", list)
 	}

@@ -323,6 +323,11 @@ func TestImportXLSX(t *testing.T) {
 	if tk.ReceivedAt == nil || *tk.ReceivedAt != "2017-11-07T09:30:00+08:00" || deref(tk.CompletedAt) != "2017-11-10T10:30:00+08:00" {
 		t.Errorf("date cells: received %v, completed %v", deref(tk.ReceivedAt), deref(tk.CompletedAt))
 	}
+	var late []hotlinebot.TicketJSON
+	c.json(&late, "ticket", "list", "--overdue")
+	if len(late) != 3 || late[0].ExternalID != "X-00" || !late[0].Overdue {
+		t.Errorf("list --overdue: %+v", late)
+	}
 	var r hotlinebot.Report
 	c.json(&r, "report", "--from", "2017-11-01", "--to", "2017-11-30")
 	if r.Received != 12 || r.Completed != 12 || r.Overdue != 3 || r.FollowUps != 3 || r.Satisfied != 2 {

@@ -115,6 +115,13 @@ func (a *app) ticketListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if f.Department != "" {
+				d, err := st.Department(cmd.Context(), f.Department)
+				if err != nil {
+					return err
+				}
+				f.Department = d.Code
+			}
 			now := a.now()
 			f.Now = now
 			var tickets []hotlinebot.Ticket
@@ -157,7 +164,7 @@ func (a *app) ticketListCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&status, "status", "", "只列这个状态："+statusList())
-	c.Flags().StringVar(&f.Department, "dept", "", "只列这个单位的工单（单位代码）")
+	c.Flags().StringVar(&f.Department, "dept", "", "只列这个单位的工单（代码或名称）")
 	c.Flags().BoolVar(&f.Overdue, "overdue", false, "只列超期的工单（超期未办结或超期办结）")
 	c.Flags().IntVar(&limit, "limit", 0, "最多列出多少件（0：全部）")
 	return c

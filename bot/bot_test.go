@@ -324,7 +324,7 @@ func TestAcceptAndComplete(t *testing.T) {
 		t.Fatalf("after 签收: %s, assignee %d", got.Status, got.AssigneeID)
 	}
 	reply = c.say(u.Plain(), "办结：YY20171020-0012：已清理完毕，现场已恢复。")
-	wantContains(t, "办结", reply, tk.Ref()+" 已办结")
+	wantContains(t, "办结", reply, tk.Ref()+"「龙山路占道经营」已办结")
 	got = c.load(tk.Ref())
 	if got.Status != hotlinebot.StatusCompleted || got.Outcome != "已清理完毕，现场已恢复。" {
 		t.Errorf("after 办结: %s %q", got.Status, got.Outcome)
@@ -582,4 +582,47 @@ func TestTemplateReceiptAndOtherMessages(t *testing.T) {
 		t.Errorf("menu click 待办 = %v %v", r, err)
 	}
 	wantContains(t, "帮助 for a handler", c.say(u, "帮助"), "签收 37", "办结 37")
+}
+
+func TestOfficeAndLeaderDecisions(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	c.department("nanhu", "南湖街道办事处")
+	zhang := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	office := c.bound(c.person("李四", hotlinebot.RoleOffice, ""), "o-li")
+	leader := c.bound(c.person("王五", hotlinebot.RoleLeader, "longshan"), "o-wang")
+	otherLeader := c.bound(c.person("孙八", hotlinebot.RoleLeader, "nanhu"), "o-sun")
+
+	// The office dispatches a pending ticket, naming the department by part
+	// of its name, the ref omitted (the only pending ticket).
+	tk := c.ticket("EXT-9", "路灯不亮", "")
+	wantContains(t, "office 待办", c.say(office, "待办"), tk.Ref(), "待分派")
+	wantContains(t, "派 龙山", c.say(office, "派单 龙山"), "已将 "+tk.Ref()+" 派给龙山管理处", "签收时限")
+	if got := c.load(tk.Ref()); got.Status != hotlinebot.StatusDispatched || got.Department != "longshan" {
+		t.Fatalf("after 派: %s %s", got.Status, got.Department)
+	}
+
+	// The handler signs and asks for 3 more working days; a leader of
+	// another department may not decide, the department's leader may.
+	c.say(zhang, "接单 "+tk.Ref())
+	wantContains(t, "延期", c.say(zhang, "延期 "+tk.Ref()+" 3 天 需更换线路"), "3 个工作日", "等待单位领导或热线办审批")
+	wantContains(t, "另一单位领导 同意延期", c.say(otherLeader, "同意延期 "+tk.Ref()), "无法办理")
+	if evs := c.events(tk.ID, hotlinebot.ActionRefused); len(evs) != 1 {
+		t.Errorf("refused events = %d, want 1", len(evs))
+	}
+	wantContains(t, "leader 待办", c.say(leader, "待办"), tk.Ref(), "申请延期3个工作日")
+	before := c.load(tk.Ref()).DueAt
+	wantContains(t, "同意延期", c.say(leader, "同意延期"), "已同意 "+tk.Ref()+" 延期 3 个工作日", "新的办理时限 2026年12月11日 18:00")
+	if after := c.load(tk.Ref()).DueAt; !after.After(before) {
+		t.Errorf("DueAt %v → %v, want later", before, after)
+	}
+
+	// A return request, rejected by the office.
+	wantContains(t, "退单", c.say(zhang, "退单 "+tk.Ref()+" 不属于本单位职责"), "已申请退回", "等待热线办审核")
+	wantContains(t, "驳回退回", c.say(office, "驳回退回 "+tk.Ref()+" 属于你单位辖区"), "已驳回 "+tk.Ref()+" 的退回申请")
+	if got := c.load(tk.Ref()); got.Status != hotlinebot.StatusAccepted {
+		t.Errorf("after 驳回退回: %s, want accepted", got.Status)
+	}
+	// A handler may not dispatch.
+	wantContains(t, "handler 派", c.say(zhang, "派 "+tk.Ref()+" nanhu"), "无法办理")
 }

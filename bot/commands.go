@@ -100,14 +100,14 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 		cmd.Action = hotlinebot.ActionReassign
 	}
 	if c.Dept != "" {
-		d, err := b.store.Department(t.ctx, c.Dept)
-		if hotlinebot.ErrorCodeOf(err) == hotlinebot.ENOTFOUND {
-			return fmt.Sprintf("没有找到单位「%s」，请写单位的名称或代码，例如：派 %s 龙山管理处。", c.Dept, cur.Ref()), nil
-		}
+		code, problem, err := b.findDepartment(t, c.Dept)
 		if err != nil {
 			return "", err
 		}
-		cmd.Department = d.Code
+		if problem != "" {
+			return problem + fmt.Sprintf("请写单位的名称或代码，例如：%s %d 龙山管理处。", c.Verb.Word(), cur.ID), nil
+		}
+		cmd.Department = code
 	}
 	tr, err := b.store.ActTx(t.ctx, t.tx, cur.Ref(), actorOf(p), cmd, t.now)
 	switch code := hotlinebot.ErrorCodeOf(err); code {
@@ -123,23 +123,55 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 	return b.done(t, c, cmd, cur, tr.Ticket)
 }
 
+// findDepartment reads a department as people type it: its code, its name,
+// or a part of its name that only one department has ("南湖"). problem
+// explains when none or several match.
+func (b *Bot) findDepartment(t *turn, text string) (code, problem string, err error) {
+	d, err := b.store.Department(t.ctx, text)
+	if err == nil {
+		return d.Code, "", nil
+	}
+	if hotlinebot.ErrorCodeOf(err) != hotlinebot.ENOTFOUND {
+		return "", "", err
+	}
+	all, err := b.store.ListDepartments(t.ctx)
+	if err != nil {
+		return "", "", err
+	}
+	var names []string
+	for _, d := range all {
+		if strings.Contains(d.Name, text) {
+			code = d.Code
+			names = append(names, d.Name)
+		}
+	}
+	switch len(names) {
+	case 1:
+		return code, "", nil
+	case 0:
+		return "", fmt.Sprintf("没有找到单位「%s」。", text), nil
+	}
+	return "", fmt.Sprintf("「%s」可以指%s。", text, strings.Join(names, "、")), nil
+}
+
 // done says what happened and what comes next.
 func (b *Bot) done(t *turn, c Command, cmd hotlinebot.Command, before, after hotlinebot.Ticket) (string, error) {
 	ref := after.Ref()
+	named := fmt.Sprintf("%s「%s」", ref, short(after.Title, 20))
 	due := b.when(after.DueAt)
 	switch cmd.Action {
 	case hotlinebot.ActionAccept:
-		return fmt.Sprintf("已签收 %s「%s」，办理时限 %s。\n办完后请发送「办结 %d 办理结果」；也可发送「进展 %d 内容」「延期 %d 3天 原因」「退回 %d 原因」。",
-			ref, short(after.Title, 20), due, after.ID, after.ID, after.ID, after.ID), nil
+		return fmt.Sprintf("已签收 %s，办理时限 %s。\n办完后请发送「办结 %d 办理结果」；也可发送「进展 %d 内容」「延期 %d 3天 原因」「退回 %d 原因」。",
+			named, due, after.ID, after.ID, after.ID, after.ID), nil
 	case hotlinebot.ActionProgress:
-		return fmt.Sprintf("已记录 %s 的进展，办理时限 %s。10 分钟内发送的现场照片会作为办理材料保存。", ref, due), nil
+		return fmt.Sprintf("已记录 %s 的进展，办理时限 %s。10 分钟内发送的现场照片会作为办理材料保存。", named, due), nil
 	case hotlinebot.ActionComplete:
-		return fmt.Sprintf("%s 已办结，办理结果已记录，热线办将回访来电人。10 分钟内发送的现场照片会作为办理材料保存。", ref), nil
+		return fmt.Sprintf("%s已办结，办理结果已记录，热线办将回访来电人。10 分钟内发送的现场照片会作为办理材料保存。", named), nil
 	case hotlinebot.ActionRequestReturn:
-		return fmt.Sprintf("已申请退回 %s，等待热线办审核，结果会推送给您。审核前工单仍由本单位负责。", ref), nil
+		return fmt.Sprintf("已申请退回 %s，等待热线办审核，结果会推送给您。审核前工单仍由本单位负责。", named), nil
 	case hotlinebot.ActionRequestExtension:
 		return fmt.Sprintf("已申请将 %s 延期 %d 个工作日，等待单位领导或热线办审批，结果会推送给您。批准前办理时限仍为 %s。",
-			ref, cmd.Days, due), nil
+			named, cmd.Days, due), nil
 	case hotlinebot.ActionApproveExtension:
 		return fmt.Sprintf("已同意 %s 延期 %d 个工作日，新的办理时限 %s，已通知申请人。", ref, before.ExtensionDays, due), nil
 	case hotlinebot.ActionRejectExtension:
@@ -159,7 +191,7 @@ func (b *Bot) done(t *turn, c Command, cmd hotlinebot.Command, before, after hot
 			hotlinebot.ActionDispatch:      "已将 %s 派给%s",
 			hotlinebot.ActionReassign:      "已将 %s 改派给%s",
 		}[cmd.Action]
-		return fmt.Sprintf(what+"，签收时限 %s，办理时限 %s。已推送给该单位的承办人。",
+		return fmt.Sprintf(what+"，签收时限 %s，办理时限 %s，等待该单位签收。",
 			ref, dept, b.when(after.SignDueAt), due), nil
 	}
 	return fmt.Sprintf("已办理 %s（%s）。", ref, after.Status.Chinese()), nil
@@ -353,7 +385,8 @@ func (b *Bot) ticketLine(t *turn, tk hotlinebot.Ticket) string {
 	fmt.Fprintf(&s, "%s %s %s", tk.Ref(), tk.Status.Chinese(), short(tk.Title, 14))
 	switch {
 	case tk.Status == hotlinebot.StatusPending:
-		s.WriteString(" 待派单")
+	case tk.Status == hotlinebot.StatusReturnRequested:
+		s.WriteString(" 理由：" + short(tk.ReturnReason, 12))
 	case tk.Status == hotlinebot.StatusDispatched && !tk.SignDueAt.IsZero():
 		s.WriteString(" 签收时限 " + b.when(tk.SignDueAt))
 		if t.now.After(tk.SignDueAt) && !tk.Overdue(t.now) {

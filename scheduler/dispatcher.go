@@ -73,8 +73,8 @@ type Dispatcher struct {
 // NewDispatcher makes a dispatcher sending store's pushes through sender and
 // registers its metrics: hotlinebot_pushes_sent_total{kind},
 // hotlinebot_pushes_failed_total{kind,failure} and, read from the database
-// at each scrape, hotlinebot_outbox_pushes{status} (dead and uncertain
-// rows among them).
+// at each scrape, hotlinebot_outbox_pushes{status} for the rows not sent
+// (pending, sending, dead, uncertain).
 func NewDispatcher(store *storage.Store, sender Sender, opts DispatcherOptions) (*Dispatcher, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -223,8 +223,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, p hotlinebot.Push) {
 	switch pe.Failure {
 	case hotlinebot.PushPermanent:
 		reason := storage.DeadRejected
-		if pe.ErrCode == 43004 || pe.ErrCode == 40003 {
+		switch pe.ErrCode {
+		case 43004, 40003:
 			reason = storage.DeadUserGone
+		case 43101:
+			reason = storage.DeadBlocked
 		}
 		log.Warn("push failed for good; telling the office", "errcode", pe.ErrCode, "err", text)
 		rerr = d.store.MarkDead(mctx, p.OutboxID, reason, text, now)
@@ -307,7 +310,7 @@ func redact(s string) string { return secretParam.ReplaceAllString(s, "$1=REDACT
 type outboxCollector struct{ d *Dispatcher }
 
 var outboxDesc = prometheus.NewDesc("hotlinebot_outbox_pushes",
-	"Outbox rows by status; dead and uncertain rows need the office (hotlinebot outbox list).",
+	"Outbox rows not sent, by status (pending, sending, dead, uncertain); dead and uncertain rows need the office (hotlinebot outbox list).",
 	[]string{"status"}, nil)
 
 func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxDesc }
@@ -321,7 +324,7 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		c.d.log.Warn("outbox metrics: count rows", "err", err)
 		return
 	}
-	for _, st := range storage.PushStatuses {
-		ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(counts[string(st)]), string(st))
+	for st, n := range counts {
+		ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n), st)
 	}
 }

@@ -66,7 +66,8 @@ type DeadReason string
 
 const (
 	DeadUserGone DeadReason = "user_gone" // 43004, 40003: unfollowed or the openid is wrong
-	DeadRejected DeadReason = "rejected"  // WeChat refused the message itself (template setup)
+	DeadBlocked  DeadReason = "blocked"   // 43101: the user refuses the account's messages
+	DeadRejected DeadReason = "rejected"  // the message itself cannot be sent (template setup, content)
 	DeadGaveUp   DeadReason = "gave_up"   // transient errors for too long
 )
 
@@ -331,10 +332,12 @@ func (s *Store) MarkDead(ctx context.Context, id int64, reason DeadReason, errTe
 		switch reason {
 		case DeadUserGone:
 			why = "无法送达（对方已取消关注或账号无效）"
+		case DeadBlocked:
+			why = "未送达（对方已拒收公众号消息）"
 		case DeadGaveUp:
 			why = "多次重试仍未发出（微信接口持续出错）"
 		default:
-			why = "被微信拒绝，请检查模板配置"
+			why = "无法发送（模板配置或内容有误，详见 hotlinebot outbox list）"
 		}
 		note := fmt.Sprintf("推送给 %s 的消息%s：%s", p.Name, why, r.subject())
 		n, err := s.queueOfficeNotice(ctx, tx, fmt.Sprintf("notice:dead:%d", id), r.TicketID.Int64, r.noticeData(note), now)
@@ -506,18 +509,24 @@ func (s *Store) RetryPush(ctx context.Context, id int64, now time.Time) (PushRow
 	return row, nil
 }
 
-// OutboxCounts counts outbox rows by status, every status present (for /metrics).
+// OutboxCounts counts the outbox rows not sent, by status (pending, sending,
+// dead, uncertain; each present), for /metrics. Sent rows, which pile up
+// over the years, are left out so a scrape reads only the status index.
 func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 	var rows []struct {
 		Status string `db:"status"`
 		N      int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT status, count(*) AS n FROM outbox GROUP BY status`); err != nil {
+	if err := s.db.SelectContext(ctx, &rows,
+		`SELECT status, count(*) AS n FROM outbox
+		  WHERE status IN ('pending', 'sending', 'dead', 'uncertain') GROUP BY status`); err != nil {
 		return nil, fmt.Errorf("storage: outbox counts: %w", err)
 	}
 	counts := make(map[string]int, len(PushStatuses))
 	for _, st := range PushStatuses {
-		counts[string(st)] = 0
+		if st != PushSent {
+			counts[string(st)] = 0
+		}
 	}
 	for _, r := range rows {
 		counts[r.Status] = r.N

@@ -162,8 +162,8 @@ func (f *dispFixture) row(t *testing.T, id int64) storage.PushRow {
 	return rows[0]
 }
 
-// metric returns the value of the metric name with the given labels.
-func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+// dispMetric returns the value of the metric name with the given labels.
+func dispMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -180,14 +180,14 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 					continue next
 				}
 			}
-			return value(m)
+			return dispValue(m)
 		}
 	}
 	t.Fatalf("no metric %s%v", name, labels)
 	return 0
 }
 
-func value(m *dto.Metric) float64 {
+func dispValue(m *dto.Metric) float64 {
 	if m.Counter != nil {
 		return m.Counter.GetValue()
 	}
@@ -210,10 +210,10 @@ func TestDispatcherSendsAndRecords(t *testing.T) {
 	if n := f.runOnce(t); n != 0 || len(f.wechat.pushes()) != 1 {
 		t.Fatal("a sent push was sent again")
 	}
-	if v := metric(t, f.reg, "hotlinebot_pushes_sent_total", map[string]string{"kind": "assigned"}); v != 1 {
+	if v := dispMetric(t, f.reg, "hotlinebot_pushes_sent_total", map[string]string{"kind": "assigned"}); v != 1 {
 		t.Errorf("sent_total{assigned} = %v", v)
 	}
-	if v := metric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "pending"}); v != 0 {
+	if v := dispMetric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "pending"}); v != 0 {
 		t.Errorf("outbox_pushes{pending} = %v", v)
 	}
 }
@@ -326,7 +326,7 @@ func TestTransientErrorsBackOffThenGiveUp(t *testing.T) {
 		last.Data.Note != "推送给 张三 的消息多次重试仍未发出（微信接口持续出错）：#37 路灯不亮" {
 		t.Fatalf("last push %+v, want the office's notice", last)
 	}
-	if v := metric(t, f.reg, "hotlinebot_pushes_failed_total", map[string]string{"kind": "assigned", "failure": "transient"}); v != 4 {
+	if v := dispMetric(t, f.reg, "hotlinebot_pushes_failed_total", map[string]string{"kind": "assigned", "failure": "transient"}); v != 4 {
 		t.Errorf("failed_total{transient} = %v, want 4", v)
 	}
 }
@@ -357,7 +357,7 @@ func TestCutOffPushIsResentOnlyWithinEightMinutes(t *testing.T) {
 	if r := f.row(t, id); r.Status != storage.PushUncertain {
 		t.Fatalf("at 10:09: %+v, want uncertain", r)
 	}
-	if v := metric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "uncertain"}); v != 1 {
+	if v := dispMetric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "uncertain"}); v != 1 {
 		t.Errorf("outbox_pushes{uncertain} = %v", v)
 	}
 }
@@ -427,7 +427,7 @@ func TestPermanentFailureIsDeadAndTellsTheOffice(t *testing.T) {
 	if len(notices) != 1 || notices[0].Kind != hotlinebot.NotifyNotice || notices[0].Data.Note != want {
 		t.Fatalf("office got %+v, want one notice %q", notices, want)
 	}
-	if v := metric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "dead"}); v != 2 {
+	if v := dispMetric(t, f.reg, "hotlinebot_outbox_pushes", map[string]string{"status": "dead"}); v != 2 {
 		t.Errorf("outbox_pushes{dead} = %v, want 2", v)
 	}
 }

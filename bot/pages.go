@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -64,11 +65,20 @@ type PagesOptions struct {
 	Logger   *slog.Logger
 }
 
-// PagesHandler serves `GET /t/{ref}`: the ticket page a push links to,
+// Pages serves the H5 ticket page `GET /t/{ref}`: the page a push links to,
 // signed for its recipient. It shows the whole ticket, its deadlines, its
 // history and the commands the recipient can answer with; the caller's
 // phone in full only to the handlers of the ticket's department.
-func PagesHandler(opts PagesOptions) http.Handler {
+type Pages struct{ pg *pages }
+
+// NewPages checks opts and returns the ticket pages.
+func NewPages(opts PagesOptions) (*Pages, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("bot: PagesOptions.Store is required")
+	case opts.Links == nil || len(opts.Links.Secret) == 0:
+		return nil, errors.New("bot: PagesOptions.Links with a secret is required")
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -78,10 +88,26 @@ func PagesHandler(opts PagesOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	pg := &pages{opts}
+	return &Pages{&pages{opts}}, nil
+}
+
+// Register adds `GET /t/{ref}` to mux.
+func (p *Pages) Register(mux *http.ServeMux) { mux.HandleFunc("GET /t/{ref}", p.pg.ticket) }
+
+// ServeHTTP serves `GET /t/{ref}` (404 for anything else).
+func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /t/{ref}", pg.ticket)
-	return mux
+	p.Register(mux)
+	mux.ServeHTTP(w, r)
+}
+
+// PagesHandler is NewPages as an http.Handler; it panics on bad options.
+func PagesHandler(opts PagesOptions) http.Handler {
+	p, err := NewPages(opts)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 type pages struct{ PagesOptions }

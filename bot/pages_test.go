@@ -170,3 +170,22 @@ func TestTicketPageRefusesBadLinks(t *testing.T) {
 	f.now = f.now.Add(25 * time.Hour)
 	check("expired", u.RequestURI())
 }
+
+func TestNewPagesRegister(t *testing.T) {
+	if _, err := NewPages(PagesOptions{}); err == nil {
+		t.Error("NewPages without a store or links")
+	}
+	f := newPagesFixture(t)
+	p, err := NewPages(PagesOptions{Store: f.s, Links: f.links, Clock: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	p.Register(mux)
+	u, _ := url.Parse(f.links.TicketURL(f.ticket.ID, f.handler.ID, f.now))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", u.RequestURI(), nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "龙山路占道经营") {
+		t.Errorf("registered page: %d", rec.Code)
+	}
+}

@@ -425,3 +425,45 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+var kindTitles = map[hotlinebot.NotificationKind]string{
+	hotlinebot.NotifyAssigned: "工单派发通知", hotlinebot.NotifyReminder: "工单到期提醒",
+	hotlinebot.NotifyOverdue: "工单超期提醒", hotlinebot.NotifyEscalation: "工单督办通知",
+	hotlinebot.NotifyExtension: "延期申请通知", hotlinebot.NotifyReturned: "退回申请通知",
+	hotlinebot.NotifyReopened: "工单重办通知", hotlinebot.NotifyDigest: "每日工单汇总",
+	hotlinebot.NotifyNotice: "系统通知",
+}
+
+// KindTitle is the title a kind's template would have in the console (the
+// README's suggestions), for the sandbox's printed pushes.
+func KindTitle(k hotlinebot.NotificationKind) string {
+	if t := kindTitles[k]; t != "" {
+		return t
+	}
+	return string(k)
+}
+
+var valueLabels = map[string]string{
+	".Ref": "工单", ".ExternalID": "工单编号", ".Title": "标题", ".Category": "类别", ".Department": "承办单位",
+	".Status": "状态", ".DueAt": "办理时限", ".Date": "日期", ".Count": "数量", ".Note": "说明",
+}
+
+// FieldLabels names each key of t after the value its expression shows
+// ("{{.Title}}" → 标题; the key itself when it shows something else), so the
+// sandbox prints `标题：…` rather than `thing2：…`.
+func FieldLabels(t Template) map[string]string {
+	out := make(map[string]string, len(t.Fields))
+	for k, expr := range t.Fields {
+		e := strings.TrimSpace(expr)
+		if inner, ok := strings.CutPrefix(e, "{{"); ok {
+			if inner, ok = strings.CutSuffix(inner, "}}"); ok {
+				if l := valueLabels[strings.TrimSpace(inner)]; l != "" {
+					out[k] = l
+					continue
+				}
+			}
+		}
+		out[k] = k
+	}
+	return out
+}

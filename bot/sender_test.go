@@ -423,3 +423,16 @@ func TestFitValue(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldLabels(t *testing.T) {
+	got := FieldLabels(Template{Fields: map[string]string{"thing2": "{{ .Title }}", "thing3": "{{.Category}}·{{.Title}}", "character_string1": "{{.Ref}}"}})
+	want := map[string]string{"thing2": "标题", "thing3": "thing3", "character_string1": "工单"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("label of %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if KindTitle(hotlinebot.NotifyAssigned) != "工单派发通知" {
+		t.Error(KindTitle(hotlinebot.NotifyAssigned))
+	}
+}

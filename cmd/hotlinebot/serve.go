@@ -1,19 +1,269 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/api"
+	"github.com/hotlinebot/hotlinebot/bot"
+	"github.com/hotlinebot/hotlinebot/scheduler"
+	"github.com/hotlinebot/hotlinebot/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 )
 
-// serveCommand is a placeholder so the binary builds; the lead's serve.go
-// replaces this file (HTTP server, bot, scheduler and dispatcher wiring).
 func (a *app) serveCommand() *cobra.Command {
-	return &cobra.Command{
+	var noMigrate, sandbox bool
+	c := &cobra.Command{
 		Use:   "serve [--no-migrate] [--sandbox]",
-		Short: "运行服务：微信回调、HTTP 接口、提醒督办与推送",
-		Args:  noArgs,
+		Short: "运行服务：微信回调、HTTP 接口、H5 页面、提醒督办与推送",
+		Long: `运行服务：先执行待执行的数据库迁移（--no-migrate 跳过），然后提供微信回调 /wechat、
+HTTP 接口 /api/v1、H5 页面 /t/ 与 /d/、/healthz、/readyz、/metrics，并运行提醒督办调度与推送发送。
+收到 SIGTERM 或 SIGINT 时平稳退出。
+
+--sandbox：本地演示模式，在同一进程内运行模拟微信平台，推送打印在控制台；
+用 hotlinebot sim say --user ID 文本 以某人的身份发消息。`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return hotlinebot.Errorf(hotlinebot.EUNAVAILABLE, "serve 尚未实现")
+			return a.serve(cmd.Context(), noMigrate, sandbox)
 		},
 	}
+	c.Flags().BoolVar(&noMigrate, "no-migrate", false, "不执行数据库迁移（结构须已是最新）")
+	c.Flags().BoolVar(&sandbox, "sandbox", false, "本地演示：使用模拟微信平台")
+	return c
+}
+
+// serve runs the service until ctx ends.
+func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Require("database.url", "admin.token"); err != nil {
+		return err
+	}
+	if !sandbox {
+		if err := cfg.Require("wechat.app_id", "wechat.app_secret", "wechat.token"); err != nil {
+			return fmt.Errorf("%w (or run serve --sandbox for the simulated WeChat)", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	now := a.now
+
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return err
+	}
+	if next := now().In(cal.Location()).Year() + 1; !cal.HasHolidayData(next) {
+		log.Warn("the working calendar has no statutory holiday data for next year: add calendar.overrides once the State Council publishes it",
+			"year", next)
+	}
+
+	// The store wakes the dispatcher after every commit that queued pushes;
+	// the dispatcher needs the store, so the hook reads it once it exists.
+	var dispatcher atomic.Pointer[scheduler.Dispatcher]
+	store, err := openStore(ctx, cfg, storage.Options{
+		Calendar: cal,
+		Policy:   cfg.Policy(),
+		Logger:   log,
+		OutboxAdded: func() {
+			if d := dispatcher.Load(); d != nil {
+				d.Wake()
+			}
+		},
+	}, !noMigrate)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	if !noMigrate {
+		log.Info("migrations applied")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	wcfg := cfg.WeChat
+	templates := templatesOf(cfg)
+	var sim *sandboxPlatform
+	if sandbox {
+		sim, err = startSandbox(ctx, cfg, a.stdout, log)
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		wcfg = sim.config(wcfg)
+		templates = sim.templates(templates)
+		log.Info("sandbox: the simulated WeChat runs in this process; every push is printed here",
+			"api", sim.URL())
+	}
+	for _, k := range hotlinebot.NotificationKinds {
+		if _, ok := templates[k]; !ok {
+			log.Warn("no WeChat template configured for a notification kind: its pushes will fail and the office is told",
+				"kind", k, "key", "wechat.templates."+string(k))
+		}
+	}
+
+	wc, err := bot.NewWeChat(bot.WeChatConfig{
+		AppID:          wcfg.AppID,
+		AppSecret:      wcfg.AppSecret,
+		Token:          wcfg.Token,
+		EncodingAESKey: wcfg.EncodingAESKey,
+		APIBaseURL:     wcfg.APIBaseURL,
+		Cache:          store.TokenCache(now),
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	links := &bot.Links{
+		Secret:    bot.DeriveLinkSecret(cfg.Admin.Token, wcfg.AppSecret),
+		PublicURL: cfg.Server.PublicURL,
+	}
+	sender, err := bot.NewSender(wc, bot.SenderOptions{Templates: templates, Links: links, Logger: log})
+	if err != nil {
+		return err
+	}
+	disp, err := scheduler.NewDispatcher(store, sender, scheduler.DispatcherOptions{
+		Clock: now, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	dispatcher.Store(disp)
+
+	beforeSign, beforeDue := cfg.ReminderOffsets()
+	var steps []scheduler.Step
+	for _, s := range cfg.EscalationSteps() {
+		steps = append(steps, scheduler.Step{After: s.After, Notify: s.Notify})
+	}
+	sched, err := scheduler.New(store, scheduler.Options{
+		Clock:      now,
+		Logger:     log,
+		Tick:       cfg.Tick(),
+		DigestCron: cfg.Scheduler.DigestCron,
+		Location:   cal.Location(),
+		Calendar:   cal,
+		Reminders:  scheduler.Reminders{BeforeSign: beforeSign, BeforeDue: beforeDue},
+		Escalation: steps,
+	})
+	if err != nil {
+		return err
+	}
+
+	chat, err := bot.New(bot.Options{
+		Store: store, WeChat: wc, Links: links, Location: cal.Location(), Now: now, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	pages, err := bot.NewPages(bot.PagesOptions{
+		Store: store, Links: links, Clock: now, Location: cal.Location(), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	apiServer := api.New(api.Options{
+		Store:      store,
+		AdminToken: cfg.Admin.Token,
+		Clock:      now,
+		Logger:     log,
+		Location:   cal.Location(),
+		Registry:   reg,
+		Ready: func(ctx context.Context) error {
+			current, err := store.MigrationsCurrent(ctx)
+			if err != nil {
+				return err
+			}
+			if !current {
+				return errors.New("database migrations are not current")
+			}
+			return sched.Healthy(now())
+		},
+		QRURL: func(ctx context.Context, scene string, expires time.Time) (string, error) {
+			return wc.BindQR(ctx, scene, expires.Sub(now()))
+		},
+	})
+
+	mux := http.NewServeMux()
+	api.Register(mux, apiServer)
+	mux.Handle("/wechat", chat)
+	pages.Register(mux)
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return hotlinebot.Errorf(hotlinebot.EUNAVAILABLE, "无法监听 server.listen %s：%v", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if sim != nil {
+		sim.SetCallbackURL("http://" + ln.Addr().String() + "/wechat")
+	}
+	log.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "sandbox", sandbox)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	background := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	background("dispatcher", disp.Run)
+	background("scheduler", sched.Run)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case runErr = <-errc:
+		log.Error("stopping after a failure", "err", runErr)
+	}
+	shutdown, done := context.WithTimeout(context.Background(), 15*time.Second)
+	defer done()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	cancel()
+	if err := chat.Shutdown(shutdown); err != nil {
+		log.Warn("bot shutdown", "err", err)
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// templatesOf turns [wechat.templates.*] into the bot's templates.
+func templatesOf(cfg *Config) map[hotlinebot.NotificationKind]bot.Template {
+	out := make(map[hotlinebot.NotificationKind]bot.Template, len(cfg.WeChat.Templates))
+	for kind, t := range cfg.WeChat.Templates {
+		out[hotlinebot.NotificationKind(kind)] = bot.Template{ID: t.ID, Fields: t.Fields}
+	}
+	return out
 }

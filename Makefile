@@ -14,9 +14,16 @@ build:
 
 # Starts the service on local defaults: a local PostgreSQL cluster if
 # database.url does not answer, a local config, migrations, then serve.
+# Without WeChat credentials (wechat.app_secret in the config or
+# HOTLINEBOT_WECHAT_APP_SECRET) it runs the sandbox: the simulated WeChat in
+# the same process, every push printed on this console.
 run: build
 	@./.ci/local.sh "$(CONFIG)" "$(LOCAL_PG)" "$(LOCAL_PORT)"
-	./bin/hotlinebot --config "$(CONFIG)" serve
+	@if grep -Eq '^[[:space:]]*app_secret[[:space:]]*=[[:space:]]*"[^"]+"' "$(CONFIG)" || [ -n "$$HOTLINEBOT_WECHAT_APP_SECRET" ]; then \
+		echo "./bin/hotlinebot --config $(CONFIG) serve"; exec ./bin/hotlinebot --config "$(CONFIG)" serve; \
+	else \
+		echo "./bin/hotlinebot --config $(CONFIG) serve --sandbox"; exec ./bin/hotlinebot --config "$(CONFIG)" serve --sandbox; \
+	fi
 
 # The whole default suite: vet, staticcheck, the tests against PostgreSQL
 # (HOTLINEBOT_TEST_DATABASE_URL; .ci/run sets it) and a short fuzz run.
@@ -24,6 +31,7 @@ test:
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed: skipped (CI installs it)"; fi
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./bot
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)

@@ -73,6 +73,9 @@ type Options struct {
 	Out io.Writer
 	// Now is the platform's clock; nil is the wall clock. Advance moves it.
 	Now func() time.Time
+	// Receipts makes the platform post a TEMPLATESENDJOBFINISH "success"
+	// callback for every delivered push, as WeChat does, in the background.
+	Receipts bool
 }
 
 // Request is one API request as the simulator received it.
@@ -544,6 +547,14 @@ func (p *Platform) handleTemplateSend(body []byte) map[string]any {
 	}
 	s.Delivered = true
 	p.print(s)
+	if p.opts.Receipts && p.opts.CallbackURL != "" {
+		u := NewUser(p.opts.CallbackURL, s.ToUser, UserConfig{AppID: p.opts.AppID, Token: p.opts.Token,
+			EncodingAESKey: p.opts.EncodingAESKey, OriginalID: p.opts.OriginalID, Safe: p.opts.EncodingAESKey != "", Now: p.Now})
+		go func(msgID int64) {
+			time.Sleep(500 * time.Millisecond) // WeChat reports later; by then the sender has marked the row sent
+			_, _ = u.TemplateReceipt(msgID, "success")
+		}(s.MsgID)
+	}
 	return answer(0, "ok")
 }
 

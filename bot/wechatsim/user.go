@@ -84,6 +84,8 @@ type User struct {
 	url string
 	cfg UserConfig
 
+	platform *Platform // set by Platform.User: follows and unfollows reach it
+
 	mu   sync.Mutex
 	last *posted // the last callback, for Retry
 }
@@ -126,17 +128,27 @@ func (p *Platform) User(openid string) *User {
 	p.mu.Lock()
 	o := p.opts
 	p.mu.Unlock()
-	return NewUser(o.CallbackURL, openid, UserConfig{
+	u := NewUser(o.CallbackURL, openid, UserConfig{
 		AppID: o.AppID, Token: o.Token, EncodingAESKey: o.EncodingAESKey, OriginalID: o.OriginalID,
 		Safe: o.EncodingAESKey != "", Now: p.Now,
 	})
+	u.platform = p
+	return u
 }
 
 // Plain returns a copy of u that posts in plain mode.
-func (u *User) Plain() *User { c := NewUser(u.url, u.OpenID, u.cfg); c.cfg.Safe = false; return c }
+func (u *User) Plain() *User {
+	c := NewUser(u.url, u.OpenID, u.cfg)
+	c.cfg.Safe, c.platform = false, u.platform
+	return c
+}
 
 // Safe returns a copy of u that posts in safe mode (AES).
-func (u *User) Safe() *User { c := NewUser(u.url, u.OpenID, u.cfg); c.cfg.Safe = true; return c }
+func (u *User) Safe() *User {
+	c := NewUser(u.url, u.OpenID, u.cfg)
+	c.cfg.Safe, c.platform = true, u.platform
+	return c
+}
 
 // Say sends a text message and returns the text of the bot's reply.
 func (u *User) Say(text string, opts ...SendOption) (reply string, status int, err error) {
@@ -153,8 +165,12 @@ func (u *User) SendImage(mediaID string, opts ...SendOption) (*Reply, error) {
 }
 
 // Subscribe follows the account; a non-empty scene is a parametric QR code's
-// scene, sent as EventKey "qrscene_<scene>".
+// scene, sent as EventKey "qrscene_<scene>". A user of a Platform then gets
+// template pushes again.
 func (u *User) Subscribe(scene string, opts ...SendOption) (*Reply, error) {
+	if u.platform != nil {
+		u.platform.Follow(u.OpenID)
+	}
 	m := Message{MsgType: "event", Event: "subscribe"}
 	if scene != "" {
 		m.EventKey, m.Ticket = "qrscene_"+scene, "sim-ticket"
@@ -167,8 +183,12 @@ func (u *User) Scan(scene string, opts ...SendOption) (*Reply, error) {
 	return u.Send(Message{MsgType: "event", Event: "SCAN", EventKey: scene, Ticket: "sim-ticket"}, opts...)
 }
 
-// Unsubscribe unfollows the account.
+// Unsubscribe unfollows the account; a user of a Platform then gets no
+// template pushes (43004).
 func (u *User) Unsubscribe(opts ...SendOption) (*Reply, error) {
+	if u.platform != nil {
+		u.platform.Unfollow(u.OpenID)
+	}
 	return u.Send(Message{MsgType: "event", Event: "unsubscribe"}, opts...)
 }
 

@@ -243,3 +243,28 @@ func TestPlatformTemplateDedupeTokensAndPrinting(t *testing.T) {
 		t.Errorf("printed %d pushes, want the 2 delivered:\n%s", strings.Count(printed, "【微信推送】"), printed)
 	}
 }
+
+func TestPlatformUsersFollowAndUnfollow(t *testing.T) {
+	p, _ := newEcho(t)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	u := p.User("o-3")
+	send := func() float64 {
+		r := post(t, srv, wechatsim.PathTemplateSend+"?access_token="+p.AccessToken(),
+			map[string]any{"touser": "o-3", "template_id": "t", "data": map[string]any{"thing1": map[string]string{"value": "x"}}})
+		code, _ := r["errcode"].(float64)
+		return code
+	}
+	if _, err := u.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if c := send(); c != 43004 {
+		t.Errorf("push to a user who unfollowed: errcode %v, want 43004", c)
+	}
+	if _, err := u.Subscribe(""); err != nil {
+		t.Fatal(err)
+	}
+	if c := send(); c != 0 {
+		t.Errorf("push after following again: errcode %v", c)
+	}
+}

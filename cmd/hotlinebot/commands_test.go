@@ -40,6 +40,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{"report", "--quarter", "2017Q4", "--format", "text", "-o", "json"},
 		{"dept", "list", "-o", "yaml"},
 		{"user", "disable", "abc"},
+		{"help", "nosuch"},
 	} {
 		out, errs, code := run(args...)
 		if code != exitUsage {
@@ -250,7 +251,7 @@ func TestTicketCommands(t *testing.T) {
 		t.Errorf("show YY-2: %+v", one)
 	}
 	out := c.ok("ticket", "show", pending.Ref)
-	if !strings.Contains(out, "社保咨询") || !strings.Contains(out, "139****1234") || strings.Contains(out, "13900001234") || !strings.Contains(out, "办理经过") {
+	if !strings.Contains(out, "社保咨询") || !strings.Contains(out, "待分派") || !strings.Contains(out, "139****1234") || strings.Contains(out, "13900001234") || !strings.Contains(out, "办理经过") {
 		t.Errorf("show text:\n%s", out)
 	}
 	c.json(&one, "ticket", "show", "--reveal-phone", pending.Ref)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -273,6 +274,9 @@ var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 // check validates every value and keeps its parsed form; the error names the key.
 func (c *Config) check() error {
+	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+		return fmt.Errorf("server.listen: %q is not an address such as 127.0.0.1:8080 or :8080", c.Server.Listen)
+	}
 	if err := checkURL("server.public_url", c.Server.PublicURL); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ func TestConfigRefusesBadValuesNamingTheKey(t *testing.T) {
 		{"bad escalation after", "[[escalation]]\nafter = \"soon\"\nnotify = [\"office\"]", "escalation[0].after"},
 		{"bad reminder", "[reminders]\nbefore_due = [\"1wd\", \"2 hours\"]", "reminders.before_due[1]"},
 		{"zero reminder", "[reminders]\nbefore_sign = [\"0s\"]", "reminders.before_sign[0]"},
+		{"bad listen address", "[server]\nlisten = \"8080\"", "server.listen"},
 		{"bad public url", "[server]\npublic_url = \"hotline.example.gov.cn\"", "server.public_url"},
 		{"short aes key", "[wechat]\nencoding_aes_key = \"abc\"", "wechat.encoding_aes_key"},
 		{"wrong type", "[scheduler]\ntick = 30", "scheduler.tick"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,7 +55,11 @@ func (a *app) ticketImportCommand() *cobra.Command {
 			if opt.DryRun {
 				verb = "试导入（未保存）：将导入"
 			}
-			a.printf("%s %s：新建 %d 件（其中历史工单 %d 件），已存在 %d 件。\n", verb, args[0], res.Created, res.History, res.Existing)
+			history := ""
+			if res.History > 0 {
+				history = fmt.Sprintf("（其中历史工单 %d 件）", res.History)
+			}
+			a.printf("%s %s：新建 %d 件%s，已存在 %d 件。\n", verb, args[0], res.Created, history, res.Existing)
 			return nil
 		},
 	}
@@ -151,6 +156,7 @@ func (a *app) ticketListCommand() *cobra.Command {
 				a.printf("没有符合条件的工单。\n")
 				return nil
 			}
+			n := a.names(cmd.Context(), st)
 			var t table
 			t.add("编号", "工单编号", "状态", "单位", "办理时限", "超期", "标题")
 			for _, tk := range tickets {
@@ -158,7 +164,7 @@ func (a *app) ticketListCommand() *cobra.Command {
 				if tk.Overdue(now) {
 					overdue = "超期"
 				}
-				t.add(tk.Ref(), tk.ExternalID, tk.Status.Chinese(), orDash(tk.Department), a.timeText(tk.DueAt), overdue, clip(tk.Title, 30))
+				t.add(tk.Ref(), tk.ExternalID, tk.Status.Chinese(), n.department(tk.Department), a.timeText(tk.DueAt), overdue, clip(tk.Title, 30))
 			}
 			return t.write(a.stdout)
 		},
@@ -222,16 +228,17 @@ func (a *app) ticketShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.printTicket(t, now, reveal)
+			n := a.names(cmd.Context(), st)
+			a.printTicket(t, now, reveal, n)
 			a.printf("\n办理经过：\n")
-			return a.eventTable(events).write(a.stdout)
+			return a.eventTable(events, n).write(a.stdout)
 		},
 	}
 	c.Flags().BoolVar(&reveal, "reveal-phone", false, "显示完整的来电号码（记入工单的办理经过）")
 	return c
 }
 
-func (a *app) printTicket(t hotlinebot.Ticket, now time.Time, reveal bool) {
+func (a *app) printTicket(t hotlinebot.Ticket, now time.Time, reveal bool, n *names) {
 	phone := hotlinebot.MaskPhone(t.CallerPhone)
 	if reveal {
 		phone = t.CallerPhone
@@ -255,9 +262,9 @@ func (a *app) printTicket(t hotlinebot.Ticket, now time.Time, reveal bool) {
 	row("地址", t.Address)
 	row("来电人", t.CallerName)
 	row("来电号码", phone)
-	row("承办单位", orDash(t.Department))
+	row("承办单位", n.department(t.Department))
 	if t.AssigneeID != 0 {
-		row("承办人", fmt.Sprintf("编号 %d", t.AssigneeID))
+		row("承办人", n.person(t.AssigneeID))
 	}
 	if t.Rule != "" {
 		row("路由规则", t.Rule)
@@ -289,13 +296,13 @@ func (a *app) printTicket(t hotlinebot.Ticket, now time.Time, reveal bool) {
 	}
 }
 
-func (a *app) eventTable(events []hotlinebot.Event) *table {
+func (a *app) eventTable(events []hotlinebot.Event, n *names) *table {
 	var t table
 	t.add("时间", "动作", "经办", "渠道", "状态", "说明")
 	for _, e := range events {
 		who := "-"
 		if e.ActorID != 0 {
-			who = fmt.Sprintf("编号 %d", e.ActorID)
+			who = n.person(e.ActorID)
 		}
 		change := ""
 		if e.FromStatus != e.ToStatus && e.ToStatus != "" {
@@ -334,7 +341,7 @@ func (a *app) ticketEventsCommand() *cobra.Command {
 				}
 				return a.printJSON(out)
 			}
-			return a.eventTable(events).write(a.stdout)
+			return a.eventTable(events, a.names(cmd.Context(), st)).write(a.stdout)
 		},
 	}
 }
@@ -413,4 +420,42 @@ func (a *app) act(cmd *cobra.Command, ref string, c hotlinebot.Command) error {
 	}
 	a.printf("%s。\n", msg)
 	return nil
+}
+
+// names tells people and departments by name in text output; a name that
+// cannot be found shows as its code or number.
+type names struct {
+	ctx    context.Context
+	st     *storage.Store
+	depts  map[string]string
+	people map[int64]string
+}
+
+func (a *app) names(ctx context.Context, st *storage.Store) *names {
+	n := &names{ctx: ctx, st: st, depts: map[string]string{}, people: map[int64]string{}}
+	if ds, err := st.ListDepartments(ctx); err == nil {
+		for _, d := range ds {
+			n.depts[d.Code] = d.Name
+		}
+	}
+	return n
+}
+
+func (n *names) department(code string) string {
+	if name, ok := n.depts[code]; ok {
+		return name
+	}
+	return orDash(code)
+}
+
+func (n *names) person(id int64) string {
+	if name, ok := n.people[id]; ok {
+		return name
+	}
+	name := fmt.Sprintf("编号 %d", id)
+	if p, err := n.st.Person(n.ctx, id); err == nil {
+		name = fmt.Sprintf("%s（%d）", p.Name, id)
+	}
+	n.people[id] = name
+	return name
 }

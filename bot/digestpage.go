@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -13,22 +14,24 @@ import (
 	"github.com/hotlinebot/hotlinebot/storage"
 )
 
-// DigestPageOptions configure the digest page.
-type DigestPageOptions struct {
-	Store    *storage.Store
-	Links    *Links
-	Clock    func() time.Time
-	Location *time.Location // calendar.timezone: the day a date names
-	Logger   *slog.Logger
-}
+// DigestPage serves `GET /d/{date}?sig=…`: the daily digest a morning push
+// links to, signed for its recipient (a leader or an office member). A
+// department's leader sees their department; district leaders and the
+// office see the district with a line and a bar per department. The
+// figures are storage's (Store.Digest), the same as the push's: as of now
+// for today, as of the day's end for a past day. A tampered or expired link
+// gets 403, and so does a link for anyone but a leader or the office.
+type DigestPage struct{ dp *digestPage }
 
-// DigestPageHandler serves `GET /d/{date}?sig=…`: the daily digest a
-// morning push links to, signed for its recipient (a leader or an office
-// member). A department's leader sees their department; district leaders and
-// the office see the district with a line per department. The figures are
-// storage's (Store.Digest), the same as the push's: as of now for today, as
-// of the day's end for a past day. A tampered or expired link gets 403.
-func DigestPageHandler(opts DigestPageOptions) http.Handler {
+// NewDigestPage checks opts (the ticket pages' options: the same store,
+// links, clock and location) and returns the digest page.
+func NewDigestPage(opts PagesOptions) (*DigestPage, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("bot: PagesOptions.Store is required")
+	case opts.Links == nil || len(opts.Links.Secret) == 0:
+		return nil, errors.New("bot: PagesOptions.Links with a secret is required")
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -38,13 +41,20 @@ func DigestPageHandler(opts DigestPageOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	dp := &digestPage{opts}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /d/{date}", dp.serve)
-	return mux
+	return &DigestPage{&digestPage{opts}}, nil
 }
 
-type digestPage struct{ DigestPageOptions }
+// Register adds `GET /d/{date}` to mux.
+func (p *DigestPage) Register(mux *http.ServeMux) { mux.HandleFunc("GET /d/{date}", p.dp.serve) }
+
+// ServeHTTP serves `GET /d/{date}` (404 for anything else).
+func (p *DigestPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	p.Register(mux)
+	mux.ServeHTTP(w, r)
+}
+
+type digestPage struct{ PagesOptions }
 
 func (dp *digestPage) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

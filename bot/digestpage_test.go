@@ -247,7 +247,10 @@ func TestDigestPageOpenedFromThePush(t *testing.T) {
 	}
 
 	clock := now.Add(2 * time.Hour) // read at 10:30
-	h := DigestPageHandler(DigestPageOptions{Store: d.s, Links: d.digestLinks, Clock: func() time.Time { return clock }, Location: storagetest.Shanghai})
+	h, err := NewDigestPage(PagesOptions{Store: d.s, Links: d.digestLinks, Clock: func() time.Time { return clock }, Location: storagetest.Shanghai})
+	if err != nil {
+		t.Fatal(err)
+	}
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

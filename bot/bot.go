@@ -66,6 +66,7 @@ type Bot struct {
 
 	dbTimeout       time.Duration
 	evidenceTimeout time.Duration
+	fetchBackoff    time.Duration // between a fetch's attempts: 1×, 4×
 	fetchSlots      chan struct{}
 	fetchMu         sync.Mutex // guards closed and fetches.Add against Shutdown
 	closed          bool
@@ -86,7 +87,7 @@ func New(opts Options) (*Bot, error) {
 		store: opts.Store, media: opts.WeChat, links: opts.Links, loc: opts.Location,
 		now: opts.Now, log: opts.Logger,
 		token: opts.WeChat.Token(), appID: opts.WeChat.AppID(), aesKey: opts.WeChat.EncodingAESKey(),
-		dbTimeout: opts.DBTimeout, evidenceTimeout: opts.EvidenceTimeout,
+		dbTimeout: opts.DBTimeout, evidenceTimeout: opts.EvidenceTimeout, fetchBackoff: time.Second,
 	}
 	if b.token == "" {
 		return nil, errors.New("bot: the WeChat callback token is empty")

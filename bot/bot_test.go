@@ -626,3 +626,49 @@ func TestOfficeAndLeaderDecisions(t *testing.T) {
 	// A handler may not dispatch.
 	wantContains(t, "handler 派", c.say(zhang, "派 "+tk.Ref()+" nanhu"), "无法办理")
 }
+
+func TestEvidenceFetchRetriedAndExpired(t *testing.T) {
+	c := newChat(t, nil)
+	c.bot.fetchBackoff = time.Millisecond
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+	c.say(u, "签收 "+tk.Ref())
+	c.say(u, "进展 "+tk.Ref()+" 已到现场")
+
+	// WeChat's media API fails every attempt of the first fetch: the image
+	// stays pending, and a later FetchPendingEvidence gets it.
+	c.sim.AddMedia("media-1", []byte("\xff\xd8\xff\xe0 jpeg"), "image/jpeg")
+	c.sim.FailNext(wechatsim.PathMediaGet, wechatsim.HTTP500, evidenceAttempts)
+	r, err := u.SendImage("media-1")
+	if err != nil || !strings.Contains(r.Content, "进展的办理材料") {
+		t.Fatalf("image after 进展 = %v %v", r, err)
+	}
+	c.bot.fetches.Wait()
+	es, _ := c.store.TicketEvidence(c.ctx, tk.ID)
+	if len(es) != 1 || es[0].Status != storage.EvidencePending || es[0].Attempts != 1 {
+		t.Fatalf("after a failed fetch: %+v, want one pending", es)
+	}
+	if n, err := c.bot.FetchPendingEvidence(c.ctx); n != 1 || err != nil {
+		t.Fatalf("FetchPendingEvidence = %d %v", n, err)
+	}
+	c.bot.fetches.Wait()
+	es, _ = c.store.TicketEvidence(c.ctx, tk.ID)
+	if len(es) != 1 || es[0].Status != storage.EvidenceStored {
+		t.Errorf("after FetchPendingEvidence: %+v, want stored", es)
+	}
+
+	// A media id WeChat does not know (expired) is given up at once.
+	r, err = u.SendImage("media-unknown")
+	if err != nil || r.Content == "" {
+		t.Fatalf("second image = %v %v", r, err)
+	}
+	c.bot.fetches.Wait()
+	es, _ = c.store.TicketEvidence(c.ctx, tk.ID)
+	if len(es) != 2 || es[1].Status != storage.EvidenceFailed {
+		t.Errorf("unknown media: %+v, want failed", es)
+	}
+	if n, _ := c.bot.FetchPendingEvidence(c.ctx); n != 0 {
+		t.Errorf("FetchPendingEvidence found %d, want 0", n)
+	}
+}

@@ -104,7 +104,7 @@ func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
 			return
 		}
 		select {
-		case <-time.After(time.Duration(attempt*attempt) * time.Second):
+		case <-time.After(time.Duration(attempt*attempt) * b.fetchBackoff):
 		case <-ctx.Done():
 		}
 	}

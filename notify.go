@@ -1,9 +1,6 @@
 package hotlinebot
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // NotificationKind is the kind of a push; each kind has its template in
 // [wechat.templates.<kind>] (CONTRACT.md, "Notifications").
@@ -91,8 +88,7 @@ type Push struct {
 	TicketID int64  // 0 for pushes about no ticket (digest, some notices)
 	Date     string // digest: the day, "2006-01-02"
 	Data     TemplateData
-	Attempt  int       // 1 for the first attempt at this row; the dispatcher's backoff grows with it
-	QueuedAt time.Time // when the row was queued; the dispatcher gives up on transient errors after a day
+	Attempt  int // 1 for the first attempt at this row; the dispatcher's backoff grows with it
 }
 
 // PushFailure classifies why a push failed, so the dispatcher knows whether to

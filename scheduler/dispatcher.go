@@ -36,8 +36,10 @@ type DispatcherOptions struct {
 	// Backoff is the wait after the nth failed attempt (the last repeats):
 	// 10s, 30s, 1m, 5m, 15m, 30m, 1h.
 	Backoff []time.Duration
-	// GiveUp is how long after it was queued a push failing transiently is
-	// given up as dead (the office is told): 24h.
+	// GiveUp is how long a push failing transiently is retried, counted
+	// along the backoff from its first attempt (or from the office's
+	// `outbox retry`), before it is given up as dead and the office is
+	// told: 24h.
 	GiveUp time.Duration
 	// SendTimeout bounds one Send: 30s.
 	SendTimeout time.Duration
@@ -251,9 +253,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, p hotlinebot.Push) {
 		}
 	default:
 		failure = string(hotlinebot.PushTransient)
-		if now.Sub(p.QueuedAt) >= d.opts.GiveUp {
+		if d.retried(p.Attempt) >= d.opts.GiveUp {
 			failure = "gave_up"
-			log.Warn("push failing since it was queued; giving up", "queued_at", p.QueuedAt, "err", text)
+			log.Warn("push failing for a day; giving up", "err", text)
 			rerr = d.store.MarkDead(mctx, p.OutboxID, storage.DeadGaveUp, text, now)
 		} else {
 			next := now.Add(d.backoff(p.Attempt))
@@ -292,6 +294,15 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 		i = len(d.opts.Backoff) - 1
 	}
 	return d.opts.Backoff[i]
+}
+
+// retried is how long the backoff has waited before the attempt-th attempt.
+func (d *Dispatcher) retried(attempt int) time.Duration {
+	var total time.Duration
+	for i := 1; i < attempt; i++ {
+		total += d.backoff(i)
+	}
+	return total
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -314,11 +314,21 @@ func TestTransientErrorsBackOffThenGiveUp(t *testing.T) {
 			t.Fatalf("at +%s: first_attempt_at set after definite failures", st.after)
 		}
 	}
-	// A day later it is given up, and the office is told.
-	f.clock.Set(ten.Add(24 * time.Hour))
-	f.runOnce(t)
-	if r := f.row(t, id); r.Status != storage.PushDead || !strings.Contains(r.LastError, "system error") {
-		t.Fatalf("after a day: %+v", r)
+	// Retried at each next attempt until a day has gone by: then it is
+	// given up, and the office is told.
+	for r := f.row(t, id); r.Status == storage.PushPending; r = f.row(t, id) {
+		if r.NextAttemptAt.Sub(ten) > 26*time.Hour {
+			t.Fatalf("still retrying at %s", r.NextAttemptAt)
+		}
+		f.clock.Set(r.NextAttemptAt)
+		f.runOnce(t)
+	}
+	r := f.row(t, id)
+	if r.Status != storage.PushDead || !strings.Contains(r.LastError, "system error") {
+		t.Fatalf("given up: %+v", r)
+	}
+	if gaveUp := f.clock.Now().Sub(ten); gaveUp < 24*time.Hour {
+		t.Fatalf("given up after %s, want a day", gaveUp)
 	}
 	f.runOnce(t)
 	last := f.wechat.pushes()[len(f.wechat.pushes())-1]
@@ -326,8 +336,16 @@ func TestTransientErrorsBackOffThenGiveUp(t *testing.T) {
 		last.Data.Note != "推送给 张三 的消息多次重试仍未发出（微信接口持续出错）：#37 路灯不亮" {
 		t.Fatalf("last push %+v, want the office's notice", last)
 	}
-	if v := dispMetric(t, f.reg, "hotlinebot_pushes_failed_total", map[string]string{"kind": "assigned", "failure": "transient"}); v != 4 {
-		t.Errorf("failed_total{transient} = %v, want 4", v)
+	if v := dispMetric(t, f.reg, "hotlinebot_pushes_failed_total", map[string]string{"kind": "assigned", "failure": "gave_up"}); v != 1 {
+		t.Errorf("failed_total{gave_up} = %v, want 1", v)
+	}
+	// The office retries it: it gets another day, not an immediate give-up.
+	if _, err := f.s.RetryPush(context.Background(), id, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.runOnce(t)
+	if r := f.row(t, id); r.Status != storage.PushPending || r.Attempts != 1 {
+		t.Fatalf("after outbox retry and one more failure: %+v", r)
 	}
 }
 

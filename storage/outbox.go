@@ -211,7 +211,6 @@ func (r claimRow) push(now time.Time) (hotlinebot.Push, error) {
 		OpenID:   r.OpenID.String,
 		TicketID: r.TicketID.Int64,
 		Attempt:  r.Attempts + 1,
-		QueuedAt: r.CreatedAt,
 	}
 	if r.DigestDate.Valid {
 		p.Date = r.DigestDate.Time.Format(time.DateOnly)

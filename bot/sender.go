@@ -292,6 +292,10 @@ func FitValue(key, v string) (string, error) {
 	typ := strings.TrimRight(key, "0123456789")
 	v = oneLine(v)
 	switch typ {
+	case "character_string", "number", "amount", "letter", "symbol", "phone_number", "time", "date":
+		v = halfWidth(v)
+	}
+	switch typ {
 	case "thing", "keyword", "first", "remark":
 		if v == "" {
 			return "无", nil
@@ -368,7 +372,6 @@ func FitValue(key, v string) (string, error) {
 }
 
 var (
-	spaces   = regexp.MustCompile(`\s+`)
 	clockRe  = `\d{1,2}:\d{2}`
 	dayRe    = `\d{4}年\d{1,2}月\d{1,2}日`
 	oneTime  = `(` + dayRe + ` ` + clockRe + `|` + clockRe + `|` + dayRe + `)`
@@ -394,7 +397,19 @@ func normalizeTime(v string) (string, bool) {
 	return "", false
 }
 
-func oneLine(s string) string { return strings.TrimSpace(spaces.ReplaceAllString(s, " ")) }
+// oneLine joins the value's lines and runs of spaces (ideographic ones too)
+// into single spaces.
+func oneLine(s string) string { return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ") }
+
+// halfWidth folds full-width ASCII forms (＃３７) to ASCII (#37).
+func halfWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 0xFF01 && r <= 0xFF5E {
+			return r - 0xFEE0
+		}
+		return r
+	}, s)
+}
 
 // cut shortens s to n characters, the last being tail when s was longer.
 func cut(s string, n int, tail string) string {

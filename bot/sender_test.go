@@ -395,6 +395,8 @@ func TestFitValue(t *testing.T) {
 		{"character_string1", "YY2017号-0012", "YY2017-0012"},
 		{"character_string1", strings.Repeat("a", 40), strings.Repeat("a", 32)},
 		{"character_string1", "全中文", "-"},
+		{"character_string1", "＃３７", "#37"},
+		{"thing2", "占道\u3000\u3000经营\r\n", "占道 经营"},
 		{"phrase4", "待签收", "待签收"},
 		{"phrase4", "退回待审核中", "退回待审核"},
 		{"phrase4", "已超期!", "已超期"},

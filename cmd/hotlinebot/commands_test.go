@@ -72,6 +72,32 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 }
 
+func TestDatabasePasswordNeverShown(t *testing.T) {
+	for _, dbURL := range []string{
+		"postgres://hotline:s3cretpw@127.0.0.1:1/none?sslmode=disable",
+		"postgres://hotline:s3cretpw@127.0.0.1:bad/none", // does not parse
+	} {
+		var out, errb bytes.Buffer
+		t.Chdir(t.TempDir())
+		env := map[string]string{"HOTLINEBOT_DATABASE_URL": dbURL}
+		code := run(context.Background(), []string{"dept", "list"}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
+		if code == exitOK || strings.Contains(errb.String(), "s3cretpw") {
+			t.Errorf("%s: exit %d, stderr %q", dbURL, code, errb.String())
+		}
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	c := newCLI(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"--config", c.config, "dept", "list"}, noEnv, strings.NewReader(""), &out, &errb)
+	if code != exitInterrupted || !strings.Contains(errb.String(), "已中断") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
 func TestDepartmentsAndPeople(t *testing.T) {
 	c := newCLI(t)
 	c.ok("dept", "add", "--code", "longshan", "--name", "龙山管理处")

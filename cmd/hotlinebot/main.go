@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,6 +25,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one stops the program at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -92,7 +98,8 @@ func (a *app) exit(ctx context.Context, cmd *cobra.Command, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil {
+		// Whatever failed, it failed because the run was stopped.
 		fmt.Fprintln(a.stderr, "hotlinebot: 已中断")
 		return exitInterrupted
 	}
@@ -208,7 +215,12 @@ func openStore(ctx context.Context, cfg *Config, opts storage.Options, migrate b
 	}
 	st, err := storage.Open(ctx, cfg.Database.URL, opts)
 	if err != nil {
-		return nil, &wrapped{hotlinebot.Errorf(hotlinebot.EUNAVAILABLE, "无法连接数据库（database.url）：%v", errors.Unwrap(err)), err}
+		cause := errors.Unwrap(err)
+		if cause == nil {
+			cause = err
+		}
+		msg := redactPassword(cause.Error(), cfg.Database.URL)
+		return nil, &wrapped{hotlinebot.Errorf(hotlinebot.EUNAVAILABLE, "无法连接数据库（database.url）：%s", msg), err}
 	}
 	if migrate {
 		if err := st.Migrate(ctx); err != nil {
@@ -217,6 +229,27 @@ func openStore(ctx context.Context, cfg *Config, opts storage.Options, migrate b
 		}
 	}
 	return st, nil
+}
+
+// redactPassword keeps the database password out of a message that may
+// quote the URL (a URL that does not parse is quoted whole).
+func redactPassword(msg, dbURL string) string {
+	if u, err := url.Parse(dbURL); err == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			return strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return msg
+	}
+	// Unparsable: hide whatever stands between "scheme://user:" and "@".
+	if i := strings.Index(dbURL, "://"); i >= 0 {
+		rest := dbURL[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 && colon+1 < at {
+				return strings.ReplaceAll(msg, rest[colon+1:at], "xxxxx")
+			}
+		}
+	}
+	return msg
 }
 
 // wrapped is a coded error for people in front of the error it stands for.
@@ -325,6 +358,7 @@ serve 是常驻服务；其余命令是热线办的工具：单位、人员、�
 		a.ticketCommand(),
 		a.followupCommand(),
 		a.reportCommand(),
+		a.simCommand(),
 	)
 	markRunErrors(root)
 	return root

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,6 +233,14 @@ func TestSeedQuarterReport(t *testing.T) {
 	}
 	if strings.Contains(text, "月山管理处（") || strings.Contains(text, "区教育局（") {
 		t.Errorf("departments without overdue tickets are listed as overdue:\n%s", text)
+	}
+
+	txt := filepath.Join(c.dir, "report.txt")
+	if out := c.ok("report", "--quarter", "2017Q4", "--out", txt); out != "" {
+		t.Errorf("--out also printed to stdout: %q", out)
+	}
+	if b, err := os.ReadFile(txt); err != nil || string(b) != text {
+		t.Errorf("--out %s: %v\n%s", txt, err, b)
 	}
 
 	xlsx := filepath.Join(c.dir, "四季度工单统计表.xlsx")

@@ -9,3 +9,9 @@ import (
 func (s *Scheduler) RunDigestJob(ctx context.Context, now time.Time) error {
 	return s.digestJob(ctx, now)
 }
+
+// RunJob runs fn as the scheduler runs each job: under the job timeout, a
+// panic turned into an error.
+func (s *Scheduler) RunJob(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.job(ctx, "test job", fn)
+}

@@ -242,3 +242,72 @@ func TestLateRemindersDoNotFlood(t *testing.T) {
 		{at(2026, 11, 17, 8, 0), reminder, "李四"},      // 2h before, to the assignee
 	})
 }
+
+// Reassigning to another department, returning and reopening each give the
+// ticket new deadlines or take it out of the departments' hands: the old
+// chain stops, the new deadlines' reminders come, a return pauses everything
+// and an approved return ends it.
+func TestChainFollowsReassignmentReopenAndReturn(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	sc := newScheduler(t, s, standardOptions(storagetest.Calendar(t)))
+	w := &walker{t: t, d: d, sc: sc}
+	office := hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelCLI}
+	officeAct := func(g hotlinebot.Ticket, cmd hotlinebot.Command, now time.Time) hotlinebot.Ticket {
+		t.Helper()
+		tr, err := s.Act(bg, g.Ref(), office, cmd, now)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd.Action, err)
+		}
+		return tr.Ticket
+	}
+
+	g := d.create(t, "G-1102", "longshan", at(2026, 11, 2, 10, 0))
+	g = d.act(t, g, d.zhang, hotlinebot.Command{Action: hotlinebot.ActionAccept}, at(2026, 11, 2, 11, 0))
+	w.until(at(2026, 11, 2, 11, 0), at(2026, 11, 10, 8, 0), time.Hour, at(2026, 11, 9, 16, 0), at(2026, 11, 9, 18, 0))
+
+	// Overdue in 龙山; the office moves it to 南湖: a new dispatch, new deadlines.
+	g = officeAct(g, hotlinebot.Command{Action: hotlinebot.ActionReassign, Department: "nanhu"}, at(2026, 11, 10, 9, 0))
+	if !g.SignDueAt.Equal(at(2026, 11, 11, 18, 0)) || !g.DueAt.Equal(at(2026, 11, 17, 18, 0)) {
+		t.Fatalf("reassigned deadlines %s, %s", g.SignDueAt.In(storagetest.Shanghai), g.DueAt.In(storagetest.Shanghai))
+	}
+	w.until(at(2026, 11, 10, 9, 0), at(2026, 11, 11, 16, 30), time.Hour, at(2026, 11, 10, 18, 0), at(2026, 11, 11, 16, 0))
+	g = d.act(t, g, d.wang, hotlinebot.Command{Action: hotlinebot.ActionAccept}, at(2026, 11, 11, 17, 0))
+	w.until(at(2026, 11, 11, 17, 0), at(2026, 11, 17, 10, 0), time.Hour, at(2026, 11, 12, 18, 0), at(2026, 11, 16, 18, 0))
+	g = d.act(t, g, d.wang, hotlinebot.Command{Action: hotlinebot.ActionComplete, Note: "已协调处理"}, at(2026, 11, 17, 11, 0))
+	w.until(at(2026, 11, 17, 11, 0), at(2026, 11, 18, 9, 0), time.Hour, at(2026, 11, 17, 16, 0), at(2026, 11, 17, 18, 0))
+
+	// 不满意: back to 南湖 with a new deadline, reminders start again.
+	g = officeAct(g, hotlinebot.Command{Action: hotlinebot.ActionFollowUp, Result: hotlinebot.FollowUpUnsatisfied, Note: "市民仍反映有摊贩"}, at(2026, 11, 18, 10, 0))
+	if g.Status != hotlinebot.StatusDispatched || !g.SignDueAt.Equal(at(2026, 11, 19, 18, 0)) {
+		t.Fatalf("reopened ticket %s, sign due %s", g.Status, g.SignDueAt.In(storagetest.Shanghai))
+	}
+	w.until(at(2026, 11, 18, 10, 0), at(2026, 11, 19, 16, 30), time.Hour, at(2026, 11, 19, 16, 0))
+	// 南湖 asks to give it back: nothing while the office decides, nothing once it is pending.
+	g = d.act(t, g, d.wang, hotlinebot.Command{Action: hotlinebot.ActionRequestReturn, Note: "不属于本单位职责"}, at(2026, 11, 19, 17, 0))
+	w.until(at(2026, 11, 19, 17, 0), at(2026, 11, 20, 9, 0), time.Hour, at(2026, 11, 19, 18, 0))
+	officeAct(g, hotlinebot.Command{Action: hotlinebot.ActionApproveReturn}, at(2026, 11, 20, 10, 0))
+	w.until(at(2026, 11, 20, 10, 0), at(2026, 12, 4, 10, 0), time.Hour, at(2026, 11, 25, 16, 0), at(2026, 11, 25, 18, 0))
+
+	assertSent(t, w.got, []sent{
+		{at(2026, 11, 6, 18, 0), reminder, "张三"},
+		{at(2026, 11, 9, 16, 0), reminder, "张三"},
+		{at(2026, 11, 9, 18, 0), overdue, "张三"}, {at(2026, 11, 9, 18, 0), escalation, "赵主任"},
+		// 龙山's 1wd and 3wd steps never come: the ticket left on 11-10.
+		{at(2026, 11, 11, 16, 0), reminder, "王五"}, // 南湖's 签收 reminder
+		{at(2026, 11, 16, 18, 0), reminder, "王五"}, // 1wd before 11-17 18:00; completed before the 2h one
+		{at(2026, 11, 19, 16, 0), reminder, "王五"}, // after the reopen; the return request stops the rest
+	})
+	if n := len(eventsOf(t, s, g.ID, hotlinebot.ActionOverdue)); n != 1 {
+		t.Errorf("%d overdue events, want 1 (the first deadline only)", n)
+	}
+	alarms, err := s.Alarms(bg, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alarms {
+		if !a.FiredAt.Valid {
+			t.Errorf("an alarm of a pending ticket is left: %+v", a)
+		}
+	}
+}

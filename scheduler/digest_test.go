@@ -1,0 +1,100 @@
+package scheduler_test
+
+import (
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/scheduler"
+	"github.com/hotlinebot/hotlinebot/storage"
+	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+)
+
+// The morning digest: one push per leader and office member who can receive
+// it, their scope's figures in it; the cron's run is once per day, the
+// on-demand command reaches only whoever has not had that day's.
+func TestDigestOncePerPersonAndDay(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	morning := at(2026, 12, 2, 8, 30)
+	o := standardOptions(storagetest.Calendar(t))
+	o.Clock = func() time.Time { return morning }
+	sc := newScheduler(t, s, o)
+
+	d.create(t, "N1", "longshan", at(2026, 12, 1, 9, 0))  // received yesterday
+	d.create(t, "N2", "nanhu", at(2026, 12, 1, 10, 0))    // received yesterday
+	d.create(t, "N3", "longshan", at(2026, 11, 20, 9, 0)) // overdue since 11-27
+	n4 := d.create(t, "N4", "longshan", at(2026, 11, 30, 9, 0))
+	d.act(t, n4, d.li, hotlinebot.Command{Action: hotlinebot.ActionComplete, Note: "已办"}, at(2026, 12, 1, 15, 0))
+
+	before := lastOutboxID(t, s)
+	if err := sc.RunDigestJob(bg, morning); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.RunDigestJob(bg, morning.Add(time.Minute)); err != nil { // another replica's cron, a minute late
+		t.Fatal(err)
+	}
+	rows := outboxAfter(t, s, before)
+	got := map[string]hotlinebot.TemplateData{}
+	for _, r := range rows {
+		if r.Kind != "digest" {
+			t.Errorf("digest run queued a %s push to %s", r.Kind, d.names[r.PersonID])
+			continue
+		}
+		if r.Key != "digest:"+strconv.FormatInt(r.PersonID, 10)+":2026-12-02" {
+			t.Errorf("digest key %q", r.Key)
+		}
+		got[d.names[r.PersonID]] = r.data(t)
+	}
+	var who []string
+	for name := range got {
+		who = append(who, name)
+	}
+	sort.Strings(who)
+	// 南湖's leader never bound; handlers get no digest.
+	if len(rows) != 3 || len(got) != 3 || got["赵主任"].Date == "" || got["钱办事员"].Date == "" || got["孙区长"].Date == "" {
+		t.Fatalf("digest pushes to %v (%d rows), want 赵主任, 钱办事员, 孙区长 once each", who, len(rows))
+	}
+	district, err := s.Digest(bg, morning, morning, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	longshan, err := s.Digest(bg, morning, morning, "longshan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if district.Received != 2 || district.Completed != 1 || district.Open != 3 || district.Overdue != 1 || longshan.Open != 2 {
+		t.Fatalf("figures: district %+v, longshan %+v", district.DigestFigures, longshan.DigestFigures)
+	}
+	for name, want := range map[string]storage.Digest{"赵主任": longshan, "钱办事员": district, "孙区长": district} {
+		data := got[name]
+		if data.Date != "2026年12月02日" || data.Count != strconv.Itoa(want.Open) || data.Note != scheduler.DigestLine(want.DigestFigures) {
+			t.Errorf("%s's digest = %+v, want the figures of %q", name, data, want.DepartmentName)
+		}
+	}
+	if got["赵主任"].Department != "龙山管理处" || got["孙区长"].Department != "全区" {
+		t.Errorf("scopes: %q, %q", got["赵主任"].Department, got["孙区长"].Department)
+	}
+
+	// 南湖's leader binds; `hotlinebot digest` sends the day's to them only.
+	bindPerson(t, s, d.nhLeader.ID)
+	before = lastOutboxID(t, s)
+	run, err := sc.Digest(bg, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = outboxAfter(t, s, before)
+	if run.Queued != 1 || len(rows) != 1 || rows[0].PersonID != d.nhLeader.ID || rows[0].data(t).Department != "南湖街道办事处" {
+		t.Errorf("on demand: %+v, rows %+v", run, rows)
+	}
+	// Another day on demand: everyone's for that day.
+	run, err = sc.Digest(bg, at(2026, 12, 3, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Queued != 4 || run.Day.Format(time.DateOnly) != "2026-12-03" {
+		t.Errorf("digest of 12-03 on demand: %+v", run)
+	}
+}

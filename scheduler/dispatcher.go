@@ -181,7 +181,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			next := maxTime(t, d.pausedUntil)
 			d.mu.Unlock()
 			for _, q := range pushes[i:] {
-				if err := d.store.ReleasePush(context.WithoutCancel(ctx), q.OutboxID, next); err != nil {
+				if err := d.store.ReleasePush(context.WithoutCancel(ctx), q.OutboxID, q.Attempt, next); err != nil {
 					d.log.Error("give back push", "outbox_id", q.OutboxID, "err", err)
 				}
 			}
@@ -242,10 +242,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, p hotlinebot.Push) {
 		if err := d.store.PauseOutbox(mctx, until, text); err != nil {
 			log.Error("pause outbox for the other replicas", "err", err)
 		}
-		rerr = d.store.MarkRetry(mctx, p.OutboxID, until, text)
+		rerr = d.store.MarkRetry(mctx, p.OutboxID, p.Attempt, until, text)
 	case hotlinebot.PushCutOff:
 		var st storage.PushStatus
-		st, rerr = d.store.MarkCutOff(mctx, p.OutboxID, now.Add(d.backoff(p.Attempt)), text)
+		st, rerr = d.store.MarkCutOff(mctx, p.OutboxID, p.Attempt, now.Add(d.backoff(p.Attempt)), text)
 		if st == storage.PushUncertain {
 			log.Warn("push cut off past the client_msg_id window; not resent, marked uncertain", "err", text)
 		} else {
@@ -260,7 +260,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, p hotlinebot.Push) {
 		} else {
 			next := now.Add(d.backoff(p.Attempt))
 			log.Info("push failed; will retry", "next_attempt_at", next, "err", text)
-			rerr = d.store.MarkRetry(mctx, p.OutboxID, next, text)
+			rerr = d.store.MarkRetry(mctx, p.OutboxID, p.Attempt, next, text)
 		}
 	}
 	d.failed.WithLabelValues(string(p.Kind), failure).Inc()

@@ -236,11 +236,15 @@ func (s *Store) MarkSent(ctx context.Context, id, msgID int64, now time.Time) er
 // failure that certainly did not deliver it (WeChat answered with an error).
 // An attempt that did not reach WeChat opens no client_msg_id window: if it
 // was the one that set first_attempt_at, that is cleared.
-func (s *Store) MarkRetry(ctx context.Context, id int64, nextAt time.Time, errText string) error {
+//
+// attempt is the claim's Push.Attempt: a dispatcher whose lease ran out and
+// whose row was claimed again meanwhile changes nothing (MarkCutOff and
+// ReleasePush alike).
+func (s *Store) MarkRetry(ctx context.Context, id int64, attempt int, nextAt time.Time, errText string) error {
 	_, err := s.db.ExecContext(ctx,
 		`UPDATE outbox SET status = 'pending', next_attempt_at = $2, last_error = $3,
 		        first_attempt_at = CASE WHEN first_attempt_at = last_attempt_at THEN NULL ELSE first_attempt_at END
-		  WHERE id = $1 AND status = 'sending'`, id, nextAt, truncateError(errText))
+		  WHERE id = $1 AND status = 'sending' AND attempts = $4`, id, nextAt, truncateError(errText), attempt)
 	if err != nil {
 		return fmt.Errorf("storage: retry push %d: %w", id, err)
 	}
@@ -249,11 +253,11 @@ func (s *Store) MarkRetry(ctx context.Context, id int64, nextAt time.Time, errTe
 
 // ReleasePush gives back a claimed push that was not attempted at all (the
 // dispatcher stopped, or sending was paused), due again at nextAt.
-func (s *Store) ReleasePush(ctx context.Context, id int64, nextAt time.Time) error {
+func (s *Store) ReleasePush(ctx context.Context, id int64, attempt int, nextAt time.Time) error {
 	_, err := s.db.ExecContext(ctx,
 		`UPDATE outbox SET status = 'pending', next_attempt_at = $2, attempts = greatest(attempts - 1, 0),
 		        first_attempt_at = CASE WHEN first_attempt_at = last_attempt_at THEN NULL ELSE first_attempt_at END
-		  WHERE id = $1 AND status = 'sending'`, id, nextAt)
+		  WHERE id = $1 AND status = 'sending' AND attempts = $3`, id, nextAt, attempt)
 	if err != nil {
 		return fmt.Errorf("storage: release push %d: %w", id, err)
 	}
@@ -264,14 +268,14 @@ func (s *Store) ReleasePush(ctx context.Context, id int64, nextAt time.Time) err
 // broke after the request went out). The push is resent at nextAt with the
 // same client_msg_id if that is still within ClientMsgIDWindow of its first
 // attempt; otherwise it becomes uncertain at once. It returns the status the
-// row is left in.
-func (s *Store) MarkCutOff(ctx context.Context, id int64, nextAt time.Time, errText string) (PushStatus, error) {
+// row is left in ("" when the claim is stale).
+func (s *Store) MarkCutOff(ctx context.Context, id int64, attempt int, nextAt time.Time, errText string) (PushStatus, error) {
 	var st PushStatus
 	err := s.db.GetContext(ctx, &st,
 		`UPDATE outbox SET next_attempt_at = $2, last_error = $3,
 		        status = CASE WHEN $2 - first_attempt_at > $4::interval THEN 'uncertain' ELSE 'pending' END
-		  WHERE id = $1 AND status = 'sending' RETURNING status`,
-		id, nextAt, truncateError(errText), fmt.Sprintf("%d seconds", int(ClientMsgIDWindow.Seconds())))
+		  WHERE id = $1 AND status = 'sending' AND attempts = $5 RETURNING status`,
+		id, nextAt, truncateError(errText), fmt.Sprintf("%d seconds", int(ClientMsgIDWindow.Seconds())), attempt)
 	if notFound(err) {
 		return "", nil
 	}

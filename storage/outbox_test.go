@@ -170,7 +170,7 @@ func TestDefiniteFailureOpensNoClientMsgIDWindow(t *testing.T) {
 	id := queueTo(t, f.s, f.zhang.ID, hotlinebot.NotifyAssigned, hotlinebot.TemplateData{Ref: "#3"}, "test:3", t0)
 	claim(t, f.s, t0, 10)
 	// WeChat answered -1: nothing was delivered, so a retry much later is safe.
-	if err := f.s.MarkRetry(ctx, id, t0.Add(20*time.Minute), "errcode -1"); err != nil {
+	if err := f.s.MarkRetry(ctx, id, 1, t0.Add(20*time.Minute), "errcode -1"); err != nil {
 		t.Fatal(err)
 	}
 	if r := pushRow(t, f.s, id); r.Status != storage.PushPending || r.FirstAttemptAt != nil || r.LastError != "errcode -1" {
@@ -186,12 +186,12 @@ func TestDefiniteFailureOpensNoClientMsgIDWindow(t *testing.T) {
 
 	// Now the send is cut off: it may have arrived, so the window starts
 	// here, and a definite failure afterwards keeps it.
-	st, err := f.s.MarkCutOff(ctx, id, t0.Add(21*time.Minute), "read timeout")
+	st, err := f.s.MarkCutOff(ctx, id, 2, t0.Add(21*time.Minute), "read timeout")
 	if err != nil || st != storage.PushPending {
 		t.Fatalf("MarkCutOff = %s, %v", st, err)
 	}
 	claim(t, f.s, t0.Add(21*time.Minute), 10)
-	if err := f.s.MarkRetry(ctx, id, t0.Add(30*time.Minute), "errcode -1"); err != nil {
+	if err := f.s.MarkRetry(ctx, id, 3, t0.Add(30*time.Minute), "errcode -1"); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, f.s, t0.Add(30*time.Minute), 10); len(got) != 0 {
@@ -202,11 +202,36 @@ func TestDefiniteFailureOpensNoClientMsgIDWindow(t *testing.T) {
 	}
 }
 
+func TestAStaleClaimChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	id := queueTo(t, f.s, f.zhang.ID, hotlinebot.NotifyAssigned, hotlinebot.TemplateData{Ref: "#10"}, "test:10", t0)
+	claim(t, f.s, t0, 10) // attempt 1; its dispatcher stalls past the lease
+	if got := claim(t, f.s, t0.Add(storage.PushLease), 10); len(got) != 1 || got[0].Attempt != 2 {
+		t.Fatalf("reclaim = %+v", got)
+	}
+	// The stalled dispatcher wakes up and reports a failure of attempt 1.
+	if err := f.s.MarkRetry(ctx, id, 1, t0.Add(storage.PushLease), "errcode -1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := f.s.MarkCutOff(ctx, id, 1, t0.Add(storage.PushLease), "timeout"); err != nil || st != "" {
+		t.Fatalf("stale MarkCutOff = %q, %v", st, err)
+	}
+	if err := f.s.ReleasePush(ctx, id, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if r := pushRow(t, f.s, id); r.Status != storage.PushSending || r.Attempts != 2 || r.LastError != "" {
+		t.Fatalf("row = %+v, want still claimed by attempt 2", r)
+	}
+	if got := claim(t, f.s, t0.Add(storage.PushLease+time.Second), 10); len(got) != 0 {
+		t.Fatalf("claimed under attempt 2's lease: %v", ids(got))
+	}
+}
+
 func TestMarkCutOffPastTheWindowIsUncertainAtOnce(t *testing.T) {
 	f := newFixture(t)
 	id := queueTo(t, f.s, f.zhang.ID, hotlinebot.NotifyAssigned, hotlinebot.TemplateData{Ref: "#4"}, "test:4", t0)
 	claim(t, f.s, t0, 10)
-	st, err := f.s.MarkCutOff(ctx, id, t0.Add(10*time.Minute), "connection reset")
+	st, err := f.s.MarkCutOff(ctx, id, 1, t0.Add(10*time.Minute), "connection reset")
 	if err != nil || st != storage.PushUncertain {
 		t.Fatalf("MarkCutOff = %s, %v; want uncertain", st, err)
 	}

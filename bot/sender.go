@@ -273,7 +273,7 @@ func classify(ctx context.Context, ci *callInfo, err error) *hotlinebot.PushErro
 // never answers 47003. Line breaks and runs of spaces become one space.
 //
 //   - thing (and the old keyword/first/remark): at most 20 characters, cut
-//     to 19 plus "…"; empty becomes "无".
+//     to 19 plus "…" (dropping punctuation before it); empty becomes "无".
 //   - character_string: at most 32 ASCII characters; anything else (Chinese)
 //     is removed; empty becomes "-".
 //   - phrase: at most 5 Chinese characters; others removed; empty becomes "无".
@@ -420,7 +420,11 @@ func cut(s string, n int, tail string) string {
 	if tail == "" {
 		return string(r[:n])
 	}
-	return strings.TrimSpace(string(r[:n-utf8.RuneCountInString(tail)])) + tail
+	// "交叉口有人长期占道经营…", not "…占道经营，…".
+	head := strings.TrimRightFunc(string(r[:n-utf8.RuneCountInString(tail)]), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r)
+	})
+	return head + tail
 }
 
 func keep(s string, f func(rune) bool) string {

@@ -46,7 +46,7 @@ func TestUsageAndHelp(t *testing.T) {
 		if code != exitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, errs)
 		}
-		if out != "" || !strings.HasPrefix(errs, "hotlinebot: ") || !strings.Contains(errs, "--help") {
+		if out != "" || !strings.HasPrefix(errs, "hotlinebot: ") || !strings.Contains(errs, "--help") || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%q: stdout %q, stderr %q", args, out, errs)
 		}
 	}

@@ -92,7 +92,7 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// exit prints err (one line on stderr, several for an import's bad rows)
+// exit prints err (one line on stderr; an import's bad rows follow it)
 // and returns the exit status.
 func (a *app) exit(ctx context.Context, cmd *cobra.Command, err error) int {
 	if err == nil {
@@ -110,7 +110,7 @@ func (a *app) exit(ctx context.Context, cmd *cobra.Command, err error) int {
 		if cmd != nil {
 			path = cmd.CommandPath()
 		}
-		fmt.Fprintf(a.stderr, "hotlinebot: %s\n运行 \"%s --help\" 查看用法。\n", oneLine(err.Error()), path)
+		fmt.Fprintf(a.stderr, "hotlinebot: %s（用法见 %s --help）\n", oneLine(err.Error()), path)
 		return exitUsage
 	}
 	var bad *importErrors

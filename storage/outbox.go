@@ -102,7 +102,6 @@ type claimRow struct {
 	Data           []byte         `db:"data"`
 	Attempts       int            `db:"attempts"`
 	FirstAttemptAt sql.NullTime   `db:"first_attempt_at"`
-	CreatedAt      time.Time      `db:"created_at"`
 	OpenID         sql.NullString `db:"openid"`
 	Reachable      bool           `db:"reachable"`
 	Disabled       bool           `db:"disabled"`
@@ -139,7 +138,7 @@ func (s *Store) ClaimPushes(ctx context.Context, now time.Time, limit int) ([]ho
 			var rows []claimRow
 			err := tx.SelectContext(ctx, &rows,
 				`SELECT o.id, o.kind, o.person_id, o.ticket_id, o.digest_date, o.data, o.attempts,
-				        o.first_attempt_at, o.created_at, p.openid, p.reachable, p.disabled
+				        o.first_attempt_at, p.openid, p.reachable, p.disabled
 				   FROM outbox o JOIN people p ON p.id = o.person_id
 				  WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1
 				  ORDER BY o.next_attempt_at, o.id
@@ -159,7 +158,7 @@ func (s *Store) ClaimPushes(ctx context.Context, now time.Time, limit int) ([]ho
 				case !r.OpenID.Valid || r.OpenID.String == "" || !r.Reachable || r.Disabled:
 					dead = append(dead, r.ID)
 				default:
-					p, err := r.push(now)
+					p, err := r.push()
 					if err != nil {
 						return err
 					}
@@ -170,7 +169,8 @@ func (s *Store) ClaimPushes(ctx context.Context, now time.Time, limit int) ([]ho
 			if len(uncertain) > 0 {
 				if _, err := tx.ExecContext(ctx,
 					`UPDATE outbox SET status = 'uncertain',
-					        last_error = '发送中断，且已超过可安全重发的时间（首次发送后 8 分钟）；' || last_error
+					        last_error = '发送可能已到达微信但未确认，且已超过可安全重发的时间（首次发送后 8 分钟），不再重发'
+					                     || CASE WHEN last_error = '' THEN '' ELSE '；' || last_error END
 					  WHERE id = ANY($1)`, pq.Array(uncertain)); err != nil {
 					return fmt.Errorf("storage: claim pushes: uncertain: %w", err)
 				}
@@ -203,7 +203,7 @@ func (s *Store) ClaimPushes(ctx context.Context, now time.Time, limit int) ([]ho
 	return pushes, nil
 }
 
-func (r claimRow) push(now time.Time) (hotlinebot.Push, error) {
+func (r claimRow) push() (hotlinebot.Push, error) {
 	p := hotlinebot.Push{
 		OutboxID: r.ID,
 		Kind:     hotlinebot.NotificationKind(r.Kind),
@@ -298,10 +298,11 @@ func (s *Store) MarkUncertain(ctx context.Context, id int64, errText string, now
 }
 
 // MarkDead records that push id failed for good and, in the same
-// transaction, tells the office (a `notice` to each reachable office member,
-// dedupe key "notice:dead:<id>:notice:<person>"). For DeadUserGone the recipient is also
-// marked unreachable, so the pushes queued for them next are not attempted.
-// A failed notice about a failed push tells nobody, so failures never chain.
+// transaction, tells the office: a `notice` to each reachable office member,
+// dedupe key "notice:dead:<id>:notice:<person>", so a repeat tells nobody
+// twice. For DeadUserGone the recipient is also marked unreachable, so the
+// pushes queued for them next are not attempted. A failed notice about a
+// failed push tells nobody, so failures never chain.
 func (s *Store) MarkDead(ctx context.Context, id int64, reason DeadReason, errText string, now time.Time) error {
 	queued := 0
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {

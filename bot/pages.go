@@ -69,7 +69,10 @@ type PagesOptions struct {
 // signed for its recipient. It shows the whole ticket, its deadlines, its
 // history and the commands the recipient can answer with; the caller's
 // phone in full only to the handlers of the ticket's department.
-type Pages struct{ pg *pages }
+type Pages struct {
+	pg  *pages
+	mux *http.ServeMux
+}
 
 // NewPages checks opts and returns the ticket pages.
 func NewPages(opts PagesOptions) (*Pages, error) {
@@ -88,18 +91,16 @@ func NewPages(opts PagesOptions) (*Pages, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pages{&pages{opts}}, nil
+	p := &Pages{pg: &pages{opts}, mux: http.NewServeMux()}
+	p.Register(p.mux)
+	return p, nil
 }
 
 // Register adds `GET /t/{ref}` to mux.
 func (p *Pages) Register(mux *http.ServeMux) { mux.HandleFunc("GET /t/{ref}", p.pg.ticket) }
 
 // ServeHTTP serves `GET /t/{ref}` (404 for anything else).
-func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	mux := http.NewServeMux()
-	p.Register(mux)
-	mux.ServeHTTP(w, r)
-}
+func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
 
 // PagesHandler is NewPages as an http.Handler; it panics on bad options.
 func PagesHandler(opts PagesOptions) http.Handler {

@@ -70,7 +70,11 @@ func TestBindQR(t *testing.T) {
 		t.Error("a 65-character scene was accepted")
 	}
 	p.sim.FailNext(wechatsim.PathQRCreate, 45009, 1)
-	if _, err := p.wc.BindQR(context.Background(), "bind:x", time.Hour); err == nil {
-		t.Error("a refused QR code gave no error")
+	if _, err := p.wc.BindQR(context.Background(), "bind:x", time.Hour); ErrCode(err) != 45009 {
+		t.Errorf("a refused QR code: %v, want errcode 45009", err)
+	}
+	p.sim.ExpireTokens()
+	if _, err := p.wc.BindQR(context.Background(), "bind:y", time.Hour); err != nil {
+		t.Errorf("after a token rotation: %v", err)
 	}
 }

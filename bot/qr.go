@@ -31,11 +31,13 @@ func (wc *WeChat) BindQR(ctx context.Context, scene string, expires time.Duratio
 		return "", err
 	}
 	// A string scene: the SDK's integer branch asserts scene.(int) and
-	// panics on anything else.
+	// panics on anything else. The request goes through postJSON rather than
+	// Basic.GetQRTicket, whose errors are strings: a rejected token is
+	// fetched again, and the errcode stays typed.
 	req := basic.NewTmpQrRequest(expires, scene)
-	t, err := wc.basic.GetQRTicket(req)
-	if err != nil {
-		return "", fmt.Errorf("wechat qrcode create: %w", RedactError(err))
+	var t basic.Ticket
+	if _, err := wc.postJSON(ctx, "qrcode create", "/cgi-bin/qrcode/create", req, &t); err != nil {
+		return "", fmt.Errorf("wechat qrcode create: %w", err)
 	}
 	if t.Ticket == "" {
 		return "", fmt.Errorf("wechat qrcode create: no ticket in the answer")

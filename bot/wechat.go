@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,6 +226,9 @@ func (wc *WeChat) postJSON(ctx context.Context, api, path string, obj, out any) 
 		if err != nil {
 			return ci, fmt.Errorf("%s: %w", api, RedactError(err))
 		}
+		// A retry decodes into what the first answer filled: WeChat leaves
+		// errcode out of some successful answers (qrcode/create).
+		reflect.ValueOf(out).Elem().SetZero()
 		err = util.DecodeWithError(body, out, api)
 		var ce *util.CommonError
 		if errors.As(err, &ce) {

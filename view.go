@@ -20,7 +20,7 @@ type TicketJSON struct {
 	CallerPhone    string          `json:"caller_phone"`
 	Urgency        Urgency         `json:"urgency"`
 	Status         Status          `json:"status"`
-	Department     string          `json:"department"`
+	Department     *string         `json:"department"`
 	Assignee       *int64          `json:"assignee"`
 	ReceivedAt     *string         `json:"received_at"`
 	DispatchedAt   *string         `json:"dispatched_at"`
@@ -32,7 +32,7 @@ type TicketJSON struct {
 	FollowUpResult *FollowUpResult `json:"followup_result"`
 	ReopenCount    int             `json:"reopen_count"`
 	Overdue        bool            `json:"overdue"`
-	Rule           string          `json:"rule"`
+	Rule           *string         `json:"rule"`
 }
 
 // TicketView is t as of now, with times in loc (RFC 3339) and the caller's
@@ -55,7 +55,7 @@ func TicketView(t Ticket, now time.Time, loc *time.Location, revealPhone bool) T
 		CallerPhone:  phone,
 		Urgency:      t.Urgency,
 		Status:       t.Status,
-		Department:   t.Department,
+		Department:   stringRef(t.Department),
 		Assignee:     personRef(t.AssigneeID),
 		ReceivedAt:   timeRef(t.ReceivedAt, loc),
 		DispatchedAt: timeRef(t.DispatchedAt, loc),
@@ -65,7 +65,7 @@ func TicketView(t Ticket, now time.Time, loc *time.Location, revealPhone bool) T
 		CompletedAt:  timeRef(t.CompletedAt, loc),
 		ReopenCount:  t.ReopenCount,
 		Overdue:      t.Overdue(now),
-		Rule:         t.Rule,
+		Rule:         stringRef(t.Rule),
 	}
 	if t.Outcome != "" {
 		o := t.Outcome
@@ -107,12 +107,15 @@ func EventView(e Event, loc *time.Location) EventJSON {
 
 // DepartmentJSON is a department as the API and `-o json` show it.
 type DepartmentJSON struct {
+	ID   int64  `json:"id"`
 	Code string `json:"code"`
 	Name string `json:"name"`
 }
 
 // DepartmentView is d's JSON shape.
-func DepartmentView(d Department) DepartmentJSON { return DepartmentJSON{Code: d.Code, Name: d.Name} }
+func DepartmentView(d Department) DepartmentJSON {
+	return DepartmentJSON{ID: d.ID, Code: d.Code, Name: d.Name}
+}
 
 // PersonJSON is a person as the API and `-o json` show them. The WeChat
 // openid is never shown: only whether the person is bound.
@@ -172,4 +175,12 @@ func inLoc(t time.Time, loc *time.Location) time.Time {
 		return t
 	}
 	return t.In(loc)
+}
+
+// stringRef is s, or nil (JSON null) when it is empty.
+func stringRef(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -24,10 +24,15 @@ func TestTicketViewJSON(t *testing.T) {
 		`"id":37`, `"ref":"#37"`, `"caller_phone":"138****0000"`, `"assignee":null`,
 		`"received_at":"2017-10-20T09:30:00+08:00"`, `"completed_at":null`, `"outcome":null`,
 		`"followup_result":null`, `"overdue":true`, `"status":"dispatched"`,
+		`"department":"longshan"`, `"rule":null`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ticket JSON lacks %s:\n%s", want, got)
 		}
+	}
+	pending, _ := json.Marshal(TicketView(Ticket{ID: 38, Status: StatusPending, Rule: ""}, received, loc, false))
+	if !strings.Contains(string(pending), `"department":null`) {
+		t.Errorf("a pending ticket's department should be null:\n%s", pending)
 	}
 	revealed := TicketView(tk, received, loc, true)
 	if revealed.CallerPhone != "13812340000" {

@@ -12,14 +12,6 @@ import (
 
 // departmentView is a department as the API shows it: its shared JSON shape
 // plus the id that list paging (after) goes by.
-type departmentView struct {
-	ID int64 `json:"id"`
-	hotlinebot.DepartmentJSON
-}
-
-func newDepartmentView(d hotlinebot.Department) departmentView {
-	return departmentView{ID: d.ID, DepartmentJSON: hotlinebot.DepartmentView(d)}
-}
 
 func (s *Server) handleCreateDepartment(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
@@ -39,7 +31,7 @@ func (s *Server) handleCreateDepartment(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newDepartmentView(d))
+	writeJSON(w, http.StatusCreated, hotlinebot.DepartmentView(d))
 	return nil
 }
 
@@ -53,9 +45,9 @@ func (s *Server) handleListDepartments(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	ds = pageOf(ds, func(d hotlinebot.Department) int64 { return d.ID }, p)
-	out := make([]departmentView, len(ds))
+	out := make([]hotlinebot.DepartmentJSON, len(ds))
 	for i, d := range ds {
-		out[i] = newDepartmentView(d)
+		out[i] = hotlinebot.DepartmentView(d)
 	}
 	if len(ds) > 0 {
 		setNextLink(w, r, p, len(ds), ds[len(ds)-1].ID)

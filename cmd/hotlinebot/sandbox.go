@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hotlinebot/hotlinebot"
@@ -155,6 +154,3 @@ func callbackURL(listen string) string {
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/wechat"
 }
-
-// isSandboxOpenID reports whether openid is one `sim say` made.
-func isSandboxOpenID(openid string) bool { return strings.HasPrefix(openid, sandboxOpenIDPrefix) }

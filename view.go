@@ -114,7 +114,7 @@ type DepartmentJSON struct {
 
 // DepartmentView is d's JSON shape.
 func DepartmentView(d Department) DepartmentJSON {
-	return DepartmentJSON{ID: d.ID, Code: d.Code, Name: d.Name}
+	return DepartmentJSON(d)
 }
 
 // PersonJSON is a person as the API and `-o json` show them. The WeChat

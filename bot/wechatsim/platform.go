@@ -71,6 +71,9 @@ type Options struct {
 	// Out receives every delivered template push in readable Chinese; nil
 	// prints nothing.
 	Out io.Writer
+	// UserName names a user the platform has no SetUserName for (the
+	// sandbox looks people up in the database); nil or "" shows the openid.
+	UserName func(openid string) string
 	// Now is the platform's clock; nil is the wall clock. Advance moves it.
 	Now func() time.Time
 	// Receipts makes the platform post a TEMPLATESENDJOBFINISH "success"
@@ -668,6 +671,11 @@ func (p *Platform) print(s TemplateSend) {
 func (p *Platform) who(openid string) string {
 	if n := p.names[openid]; n != "" {
 		return n + "（" + openid + "）"
+	}
+	if p.opts.UserName != nil {
+		if n := p.opts.UserName(openid); n != "" {
+			return n + "（" + openid + "）"
+		}
 	}
 	return openid
 }

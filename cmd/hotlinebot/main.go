@@ -358,6 +358,8 @@ serve 是常驻服务；其余命令是热线办的工具：单位、人员、�
 		a.ticketCommand(),
 		a.followupCommand(),
 		a.reportCommand(),
+		a.digestCommand(),
+		a.outboxCommand(),
 		a.simCommand(),
 	)
 	markRunErrors(root)

@@ -13,6 +13,7 @@ import (
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/bot"
 	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
+	"github.com/hotlinebot/hotlinebot/storage"
 )
 
 // The sandbox's credentials when the config has none. They only ever meet
@@ -49,7 +50,7 @@ type sandboxPlatform struct {
 	url   string
 }
 
-func startSandbox(ctx context.Context, cfg *Config, out io.Writer, log *slog.Logger) (*sandboxPlatform, error) {
+func startSandbox(ctx context.Context, cfg *Config, store *storage.Store, out io.Writer, log *slog.Logger) (*sandboxPlatform, error) {
 	creds := sandboxCredentials(cfg.WeChat)
 	p := wechatsim.New(wechatsim.Options{
 		AppID:          creds.AppID,
@@ -57,6 +58,14 @@ func startSandbox(ctx context.Context, cfg *Config, out io.Writer, log *slog.Log
 		Token:          creds.Token,
 		EncodingAESKey: creds.EncodingAESKey,
 		Out:            out,
+		UserName: func(openid string) string {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if p, err := store.PersonByOpenID(ctx, openid); err == nil {
+				return p.Name
+			}
+			return ""
+		},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

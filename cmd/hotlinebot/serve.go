@@ -96,7 +96,7 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 	templates := templatesOf(cfg)
 	var sim *sandboxPlatform
 	if sandbox {
-		sim, err = startSandbox(ctx, cfg, a.stdout, log)
+		sim, err = startSandbox(ctx, cfg, store, a.stdout, log)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 		Secret:    bot.DeriveLinkSecret(cfg.Admin.Token, wcfg.AppSecret),
 		PublicURL: cfg.Server.PublicURL,
 	}
-	sender, err := bot.NewSender(wc, bot.SenderOptions{Templates: templates, Links: links, Logger: log})
+	sender, err := bot.NewSender(wc, bot.SenderOptions{Templates: templates, Links: links, Clock: now, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -141,21 +141,7 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 	}
 	dispatcher.Store(disp)
 
-	beforeSign, beforeDue := cfg.ReminderOffsets()
-	var steps []scheduler.Step
-	for _, s := range cfg.EscalationSteps() {
-		steps = append(steps, scheduler.Step{After: s.After, Notify: s.Notify})
-	}
-	sched, err := scheduler.New(store, scheduler.Options{
-		Clock:      now,
-		Logger:     log,
-		Tick:       cfg.Tick(),
-		DigestCron: cfg.Scheduler.DigestCron,
-		Location:   cal.Location(),
-		Calendar:   cal,
-		Reminders:  scheduler.Reminders{BeforeSign: beforeSign, BeforeDue: beforeDue},
-		Escalation: steps,
-	})
+	sched, err := newScheduler(cfg, store, cal, log, now)
 	if err != nil {
 		return err
 	}
@@ -266,4 +252,24 @@ func templatesOf(cfg *Config) map[hotlinebot.NotificationKind]bot.Template {
 		out[hotlinebot.NotificationKind(kind)] = bot.Template{ID: t.ID, Fields: t.Fields}
 	}
 	return out
+}
+
+// newScheduler builds the scheduler from the config; serve runs it, digest
+// asks it for one day's digest.
+func newScheduler(cfg *Config, store *storage.Store, cal hotlinebot.Calendar, log *slog.Logger, now func() time.Time) (*scheduler.Scheduler, error) {
+	beforeSign, beforeDue := cfg.ReminderOffsets()
+	var steps []scheduler.Step
+	for _, s := range cfg.EscalationSteps() {
+		steps = append(steps, scheduler.Step{After: s.After, Notify: s.Notify})
+	}
+	return scheduler.New(store, scheduler.Options{
+		Clock:      now,
+		Logger:     log,
+		Tick:       cfg.Tick(),
+		DigestCron: cfg.Scheduler.DigestCron,
+		Location:   cal.Location(),
+		Calendar:   cal,
+		Reminders:  scheduler.Reminders{BeforeSign: beforeSign, BeforeDue: beforeDue},
+		Escalation: steps,
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hotlinebot/hotlinebot"
@@ -162,4 +163,85 @@ func callbackURL(listen string) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/wechat"
+}
+
+// demoRules routes the demo tickets; the same departments as the district's
+// own report.
+const demoRules = `# 演示用的分派规则（serve --sandbox 在空数据库上写入）
+[[rule]]
+name = "龙山片区"
+department = "longshan"
+area = ["龙山管理处"]
+
+[[rule]]
+name = "南湖片区市容"
+department = "nanhu"
+area = ["南湖街道办事处"]
+category = ["市容市貌"]
+
+[[rule]]
+name = "占道焚烧"
+department = "chengguan"
+keywords = ["占道", "焚烧"]
+
+[default]
+department = ""
+`
+
+// seedSandbox fills an empty database with a small district so a newcomer
+// sees the bot work at once: departments, people already bound to sandbox
+// openids (so pushes reach them), routing rules and two tickets. It does
+// nothing when any department exists.
+func seedSandbox(ctx context.Context, store *storage.Store, now time.Time, log *slog.Logger) error {
+	depts, err := store.ListDepartments(ctx)
+	if err != nil || len(depts) > 0 {
+		return err
+	}
+	for _, d := range []hotlinebot.Department{
+		{Code: "longshan", Name: "龙山管理处"},
+		{Code: "nanhu", Name: "南湖街道办事处"},
+		{Code: "qiusuo", Name: "求索街道办事处"},
+		{Code: "chengguan", Name: "区城市管理局"},
+		{Code: "jingqu", Name: "景区保护管理中心"},
+	} {
+		if _, err := store.CreateDepartment(ctx, d); err != nil {
+			return err
+		}
+	}
+	people := []hotlinebot.Person{
+		{Name: "张三", Role: hotlinebot.RoleHandler, Department: "longshan", Phone: "13800000001"},
+		{Name: "王五", Role: hotlinebot.RoleHandler, Department: "chengguan", Phone: "13800000002"},
+		{Name: "赵六", Role: hotlinebot.RoleLeader, Department: "longshan", Phone: "13800000003"},
+		{Name: "李四", Role: hotlinebot.RoleOffice, Phone: "13800000004"},
+		{Name: "刘七", Role: hotlinebot.RoleLeader, Phone: "13800000005"},
+	}
+	for _, p := range people {
+		p, err := store.CreatePerson(ctx, p, now)
+		if err != nil {
+			return err
+		}
+		code, err := store.IssueBindCode(ctx, p.ID, now)
+		if err != nil {
+			return err
+		}
+		if _, err := store.Bind(ctx, sandboxOpenIDPrefix+strconv.FormatInt(p.ID, 10), code.Code, now); err != nil {
+			return err
+		}
+	}
+	if _, err := store.ReplaceRules(ctx, demoRules, "sandbox", now); err != nil {
+		return err
+	}
+	office := hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelAPI}
+	for _, t := range []storage.NewTicket{
+		{ExternalID: "DEMO-0001", Title: "郭镇村电杆被施工方弄断", Content: "来电人反映在郭镇村安装的变压器和电杆被施工方弄断，要求相关部门核实处理。",
+			Category: "市容市貌", Area: "龙山管理处", CallerName: "张先生", CallerPhone: "13812340000"},
+		{ExternalID: "DEMO-0002", Title: "小区门口游商占道经营", Content: "小区门口每天傍晚有游商占道经营，影响通行。",
+			Category: "市容市貌", Area: "月山管理处", CallerName: "陈女士", CallerPhone: "13912340000"},
+	} {
+		if _, _, err := store.CreateTicket(ctx, t, office, now); err != nil {
+			return err
+		}
+	}
+	log.Info("sandbox: seeded a demo district (people 1–5, tickets #1 #2); try: hotlinebot sim say --user 1 待办")
+	return nil
 }

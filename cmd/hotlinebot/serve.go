@@ -105,6 +105,9 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 		templates = sim.templates(templates)
 		log.Info("sandbox: the simulated WeChat runs in this process; every push is printed here",
 			"api", sim.URL())
+		if err := seedSandbox(ctx, store, now(), log); err != nil {
+			return fmt.Errorf("sandbox: seed the demo district: %w", err)
+		}
 	}
 	for _, k := range hotlinebot.NotificationKinds {
 		if _, ok := templates[k]; !ok {

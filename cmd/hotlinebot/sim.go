@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
+	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -88,14 +90,68 @@ func (a *app) simSay(cmd *cobra.Command, id int64, text string) error {
 		}
 		fmt.Fprintf(a.stdout, "（%s 尚未绑定微信，已代为发送「绑定 ******」）\n%s\n\n", p.Name, reply)
 	}
-	before := time.Now()
+	last, err := lastPushID(ctx, store)
+	if err != nil {
+		return err
+	}
 	reply, err := say(openid, text)
 	if err != nil {
 		return err
 	}
+	pushes := newPushes(ctx, store, last, 3*time.Second)
 	if a.jsonOutput() {
-		return a.printJSON(map[string]any{"person": p.ID, "openid": openid, "text": text, "reply": reply, "at": before})
+		if pushes == nil {
+			pushes = []storage.PushRow{}
+		}
+		return a.printJSON(map[string]any{"person": p.ID, "text": text, "reply": reply, "pushes": pushes})
 	}
 	fmt.Fprintf(a.stdout, "%s：%s\n公众号：%s\n", p.Name, text, reply)
+	for _, r := range pushes {
+		fmt.Fprintf(a.stdout, "→ 推送（%s）给 %s %s：%s\n", r.Kind, r.PersonName, r.TicketRef, pushStatusChinese[r.Status])
+	}
+	if len(pushes) > 0 {
+		fmt.Fprintln(a.stdout, "（推送内容见 serve 的控制台）")
+	}
 	return nil
+}
+
+// lastPushID is the newest outbox row's id.
+func lastPushID(ctx context.Context, store *storage.Store) (int64, error) {
+	var last int64
+	for {
+		rows, err := store.ListPushes(ctx, "all", last, 1000)
+		if err != nil {
+			return 0, err
+		}
+		if len(rows) == 0 {
+			return last, nil
+		}
+		last = rows[len(rows)-1].ID
+	}
+}
+
+// newPushes waits up to wait for the pushes queued after row `after` to
+// leave (the dispatcher sends within 2 s), and returns them.
+func newPushes(ctx context.Context, store *storage.Store, after int64, wait time.Duration) []storage.PushRow {
+	deadline := time.Now().Add(wait)
+	for {
+		rows, err := store.ListPushes(ctx, "all", after, 1000)
+		if err != nil {
+			return nil
+		}
+		settled := true
+		for _, r := range rows {
+			if r.Status == storage.PushPending || r.Status == storage.PushSending {
+				settled = false
+			}
+		}
+		if settled || time.Now().After(deadline) {
+			return rows
+		}
+		select {
+		case <-ctx.Done():
+			return rows
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -22,6 +22,7 @@ func (s *Scheduler) digestJob(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		s.digestDone.Store(run.Day.Format(time.DateOnly))
 		if run.AlreadyRan {
 			s.log.Info("daily digest already sent by another replica", "day", run.Day.Format(time.DateOnly))
 			return nil
@@ -29,6 +30,28 @@ func (s *Scheduler) digestJob(ctx context.Context, now time.Time) error {
 		s.log.Info("daily digest queued", "day", run.Day.Format(time.DateOnly), "people", run.People, "pushes", run.Queued)
 		return nil
 	})
+}
+
+// catchUpDigest sends today's digest when its cron moment passed while no
+// replica ran (within Options.DigestCatchUp of it): a restart at 08:30 must
+// not cost the leaders their morning digest. Once this process has seen the
+// day done it asks no more.
+func (s *Scheduler) catchUpDigest(ctx context.Context, now time.Time) error {
+	if s.opts.DigestCatchUp < 0 {
+		return nil
+	}
+	local := now.In(s.opts.Location)
+	day := local.Format(time.DateOnly)
+	if done, _ := s.digestDone.Load().(string); done == day {
+		return nil
+	}
+	y, m, d := local.Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, s.opts.Location)
+	moment := s.digest.Next(start.Add(-time.Second))
+	if moment.IsZero() || moment.After(local) || local.Sub(moment) > s.opts.DigestCatchUp || moment.Format(time.DateOnly) != day {
+		return nil
+	}
+	return s.digestJob(ctx, now)
 }
 
 // Digest sends the digest of date (zero: today, in Options.Location) now, as

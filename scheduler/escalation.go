@@ -43,14 +43,14 @@ func (s *Scheduler) overdue(tx *storage.AlarmTx, due storage.DueTicket, a storag
 // ticket by its 签收 deadline.
 func (s *Scheduler) signMissed(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
 	t := due.Ticket
-	note := "超过签收时限" + s.short(a.Deadline) + "未签收"
+	note := "超过签收时限未签收，请督促"
 	summary, err := s.deliver(tx, due, []hotlinebot.Audience{hotlinebot.AudienceDepartmentLeaders}, note, note, a.DedupeKey())
 	if err != nil {
 		return err
 	}
 	return tx.Record(hotlinebot.Event{
 		TicketID: t.ID, Action: hotlinebot.ActionEscalate, FromStatus: t.Status, ToStatus: t.Status,
-		Note: note + "：" + summary,
+		Note: "超过签收时限" + s.short(a.Deadline) + "未签收：" + summary,
 	})
 }
 
@@ -63,11 +63,15 @@ func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a stora
 		return nil
 	}
 	st := s.opts.Escalation[a.Step]
-	when := "已超过办理时限" + s.short(a.Deadline)
+	// The push carries the deadline in .DueAt; its note stays short enough
+	// for a template's thing field (20 characters).
+	overdueNote, escalationNote := "已超过办理时限，请尽快办结", "已超过办理时限未办结，请督办"
+	when := "超过办理时限" + s.short(a.Deadline)
 	if late := spanChinese(a.Span); late != "" {
-		when = "超过办理时限" + late
+		overdueNote, escalationNote = "已超期"+late+"，请尽快办结", "超期"+late+"未办结，请督办"
+		when = "超期" + late
 	}
-	summary, err := s.deliver(tx, due, st.Notify, when+"，请尽快办结", when+"未办结，请督办", a.DedupeKey())
+	summary, err := s.deliver(tx, due, st.Notify, overdueNote, escalationNote, a.DedupeKey())
 	if err != nil {
 		return err
 	}
@@ -168,6 +172,17 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 	}
 	var told []string
 	for _, d := range plan {
+		if d.to == office {
+			// The last resort: when even the office has nobody bound, the
+			// history says so (EnqueueTx logs it).
+			ok, err := reachable(office)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				d.label += "（热线办无人可接收）"
+			}
+		}
 		n := hotlinebot.Notification{Kind: d.kind, To: d.to, TicketID: t.ID, Note: strings.Join(d.notes, "；")}
 		if _, err := tx.Enqueue(n, key); err != nil {
 			return "", err

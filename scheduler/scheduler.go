@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 )
 
@@ -39,6 +40,12 @@ type Options struct {
 	JobTimeout time.Duration
 	// Batch is how many tickets one transaction handles (default 200).
 	Batch int
+	// DigestCatchUp is how long after its cron moment a replica that was
+	// not running then (a restart at 08:30) still sends the day's digest;
+	// 0 means 4 hours, negative never.
+	DigestCatchUp time.Duration
+	// Registerer receives the scheduler's metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Reminders are the [reminders] settings: offsets before the 签收 and the 办理
@@ -86,6 +93,12 @@ type Scheduler struct {
 	started  atomic.Int64 // unix nanoseconds when Run began
 	lastTick atomic.Int64 // unix nanoseconds when the last tick completed
 	tickMu   sync.Mutex   // one tick at a time per process
+
+	digestDone atomic.Value // string: the last day ("2006-01-02") this process saw the digest done
+
+	ticks    *prometheus.CounterVec
+	duration prometheus.Histogram
+	queued   prometheus.Counter
 }
 
 // New checks opts and returns a Scheduler over store.
@@ -120,6 +133,9 @@ func New(store *storage.Store, opts Options) (*Scheduler, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 200
 	}
+	if opts.DigestCatchUp == 0 {
+		opts.DigestCatchUp = 4 * time.Hour
+	}
 	sched, err := cron.ParseStandard(opts.DigestCron)
 	if err != nil {
 		return nil, hotlinebot.Errorf(hotlinebot.EINVALID, "scheduler.digest_cron %q 无效：%v", opts.DigestCron, err)
@@ -143,13 +159,34 @@ func New(store *storage.Store, opts Options) (*Scheduler, error) {
 			}
 		}
 	}
-	return &Scheduler{
+	sc := &Scheduler{
 		store:    store,
 		opts:     opts,
 		log:      opts.Logger.With("component", "scheduler"),
 		digest:   sched,
 		settings: fingerprint(opts),
-	}, nil
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotlinebot_scheduler_ticks_total",
+			Help: "Scheduler ticks, by result (ok, error).",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hotlinebot_scheduler_tick_duration_seconds",
+			Help:    "How long a scheduler tick took.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
+		}),
+		queued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotlinebot_scheduler_pushes_queued_total",
+			Help: "Reminder, overdue and escalation pushes the scheduler queued.",
+		}),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{sc.ticks, sc.duration, sc.queued} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("scheduler: register metrics: %w", err)
+			}
+		}
+	}
+	return sc, nil
 }
 
 func validEscalationAudience(a hotlinebot.Audience) bool {
@@ -209,8 +246,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opts.Tick)
 	defer t.Stop()
 	for {
-		if err := s.Tick(ctx, s.opts.Clock()); err != nil && ctx.Err() == nil {
+		now := s.opts.Clock()
+		if err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduler tick failed", "err", err)
+		}
+		if err := s.catchUpDigest(ctx, now); err != nil && ctx.Err() == nil {
+			s.log.Error("daily digest catch-up failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

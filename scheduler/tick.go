@@ -19,11 +19,15 @@ import (
 func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	s.tickMu.Lock()
 	defer s.tickMu.Unlock()
+	began := time.Now() // for the duration metric only; what is due goes by now
 	planErr := s.job(ctx, "plan alarms", func(ctx context.Context) error { return s.planAll(ctx, now) })
 	fireErr := s.job(ctx, "fire alarms", func(ctx context.Context) error { return s.fireAll(ctx, now) })
+	s.duration.Observe(time.Since(began).Seconds())
 	if err := errors.Join(planErr, fireErr); err != nil {
+		s.ticks.WithLabelValues("error").Inc()
 		return err
 	}
+	s.ticks.WithLabelValues("ok").Inc()
 	s.lastTick.Store(s.opts.Clock().UnixNano())
 	return nil
 }
@@ -53,6 +57,7 @@ func (s *Scheduler) fireAll(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		s.queued.Add(float64(res.Queued))
 		if res.Alarms > 0 {
 			s.log.Info("alarms fired", "tickets", res.Tickets, "alarms", res.Alarms, "pushes", res.Queued)
 		}

@@ -125,6 +125,15 @@ func TestWalkThroughTheHolidayWithEveryStep(t *testing.T) {
 	if len(overdueEv) != 1 || !strings.HasPrefix(overdueEv[0], "10-12 18:00") {
 		t.Errorf("A's overdue event = %v, want one at 10-12 18:00", overdueEv)
 	}
+	// The history reads in order: the crossing, then the first step.
+	hist := eventsOf(t, s, a.ID, hotlinebot.ActionOverdue, hotlinebot.ActionEscalate)
+	if len(hist) != 5 || !strings.Contains(hist[1], "overdue: ") || !strings.Contains(hist[2], "第1级督办") ||
+		!strings.Contains(hist[2], "已告知承办人、龙山管理处领导") {
+		t.Errorf("A's history: %q", hist)
+	}
+	if hist := eventsOf(t, s, b.ID, hotlinebot.ActionEscalate); len(hist) != 4 || !strings.Contains(hist[0], "南湖街道办事处没有已绑定的领导，改发热线办") {
+		t.Errorf("B's history: %q", hist)
+	}
 	// A second run over the same time queues nothing more.
 	w.got = nil
 	w.until(at(2026, 9, 29, 10, 0), at(2026, 10, 22, 9, 0), 6*time.Hour)

@@ -234,8 +234,10 @@ type FireResult struct {
 // FireAlarms claims up to limit tickets that have alarms due at now and are
 // with a department (dispatched or accepted), locking each row and skipping
 // rows another transaction holds, and calls handle for each with its due
-// alarms. handle returns one outcome per alarm, in order; the alarms are
-// marked fired with it in the same transaction. A full batch means call again.
+// alarms (by moment; at one moment reminders, the missed 签收, the overdue
+// event, then the steps). handle returns one outcome per alarm, in order;
+// the alarms are marked fired with it in the same transaction. A full batch
+// means call again.
 func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 	handle func(tx *AlarmTx, due DueTicket) ([]AlarmOutcome, error)) (FireResult, error) {
 	if limit <= 0 {
@@ -269,7 +271,8 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 		if err := tx.SelectContext(ctx, &alarms,
 			`SELECT ticket_id, stage, step, span, deadline, fire_at FROM ticket_alarms
 			 WHERE ticket_id = ANY($1) AND fired_at IS NULL AND fire_at <= $2
-			 ORDER BY ticket_id, fire_at, stage, step`, pq.Array(ids), now); err != nil {
+			 ORDER BY ticket_id, fire_at,
+			   array_position(ARRAY['sign', 'due', 'sign_missed', 'overdue', 'escalate'], stage), step`, pq.Array(ids), now); err != nil {
 			return fmt.Errorf("storage: due alarms: %w", err)
 		}
 		byTicket := make(map[int64][]Alarm, len(rows))

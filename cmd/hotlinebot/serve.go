@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,171 +57,36 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 			return fmt.Errorf("%w (or run serve --sandbox for the simulated WeChat)", err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	now := a.now
-
-	cal, err := cfg.Calendar()
-	if err != nil {
-		return err
-	}
-	if next := now().In(cal.Location()).Year() + 1; !cal.HasHolidayData(next) {
-		log.Warn("the working calendar has no statutory holiday data for next year: add calendar.overrides once the State Council publishes it",
-			"year", next)
-	}
-
-	// The store wakes the dispatcher after every commit that queued pushes;
-	// the dispatcher needs the store, so the hook reads it once it exists.
-	var dispatcher atomic.Pointer[scheduler.Dispatcher]
-	store, err := openStore(ctx, cfg, storage.Options{
-		Calendar: cal,
-		Policy:   cfg.Policy(),
-		Logger:   log,
-		OutboxAdded: func() {
-			if d := dispatcher.Load(); d != nil {
-				d.Wake()
-			}
-		},
-	}, !noMigrate)
-	if err != nil {
-		return err
-	}
-	a.store = store
-	if !noMigrate {
-		log.Info("migrations applied")
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	wcfg := cfg.WeChat
-	templates := templatesOf(cfg)
-	var sim *sandboxPlatform
-	if sandbox {
-		sim, err = startSandbox(ctx, cfg, store, a.stdout, log)
-		if err != nil {
-			return err
-		}
-		defer sim.Close()
-		wcfg = sim.config(wcfg)
-		templates = sim.templates(templates)
-		log.Info("sandbox: the simulated WeChat runs in this process; every push is printed here",
-			"api", sim.URL())
-		if err := seedSandbox(ctx, store, now(), log); err != nil {
-			return fmt.Errorf("sandbox: seed the demo district: %w", err)
-		}
-	}
-	for _, k := range hotlinebot.NotificationKinds {
-		if _, ok := templates[k]; !ok {
-			log.Warn("no WeChat template configured for a notification kind: its pushes will fail and the office is told",
-				"kind", k, "key", "wechat.templates."+string(k))
-		}
-	}
-
-	wc, err := bot.NewWeChat(bot.WeChatConfig{
-		AppID:          wcfg.AppID,
-		AppSecret:      wcfg.AppSecret,
-		Token:          wcfg.Token,
-		EncodingAESKey: wcfg.EncodingAESKey,
-		APIBaseURL:     wcfg.APIBaseURL,
-		Cache:          store.TokenCache(now),
-		Logger:         log,
+	log := slog.New(bot.RedactingHandler(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	svc, err := newService(ctx, cfg, serviceOptions{
+		Migrate: !noMigrate, Sandbox: sandbox, Now: a.now, Logger: log, Out: a.stdout,
 	})
 	if err != nil {
 		return err
 	}
-	links := &bot.Links{
-		Secret:    bot.DeriveLinkSecret(cfg.Admin.Token, wcfg.AppSecret),
-		PublicURL: cfg.Server.PublicURL,
-	}
-	sender, err := bot.NewSender(wc, bot.SenderOptions{Templates: templates, Links: links, Clock: now, Logger: log})
-	if err != nil {
-		return err
-	}
-	disp, err := scheduler.NewDispatcher(store, sender, scheduler.DispatcherOptions{
-		Clock: now, Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	dispatcher.Store(disp)
-
-	sched, err := newScheduler(cfg, store, cal, log, now)
-	if err != nil {
-		return err
-	}
-
-	chat, err := bot.New(bot.Options{
-		Store: store, WeChat: wc, Links: links, Location: cal.Location(), Now: now, Logger: log,
-	})
-	if err != nil {
-		return err
-	}
-	pages, err := bot.NewPages(bot.PagesOptions{
-		Store: store, Links: links, Clock: now, Location: cal.Location(), Logger: log,
-	})
-	if err != nil {
-		return err
-	}
-
-	apiServer := api.New(api.Options{
-		Store:      store,
-		AdminToken: cfg.Admin.Token,
-		Clock:      now,
-		Logger:     log,
-		Location:   cal.Location(),
-		Registry:   reg,
-		Ready: func(ctx context.Context) error {
-			current, err := store.MigrationsCurrent(ctx)
-			if err != nil {
-				return err
-			}
-			if !current {
-				return errors.New("database migrations are not current")
-			}
-			return sched.Healthy(now())
-		},
-		QRURL: func(ctx context.Context, scene string, expires time.Time) (string, error) {
-			return wc.BindQR(ctx, scene, expires.Sub(now()))
-		},
-	})
-
-	mux := http.NewServeMux()
-	api.Register(mux, apiServer)
-	mux.Handle("/wechat", chat)
-	pages.Register(mux)
+	defer svc.Close()
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return hotlinebot.Errorf(hotlinebot.EUNAVAILABLE, "无法监听 server.listen %s：%v", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           svc.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if sim != nil {
-		sim.SetCallbackURL("http://" + ln.Addr().String() + "/wechat")
+	if svc.sim != nil {
+		svc.sim.SetCallbackURL("http://" + ln.Addr().String() + "/wechat")
 	}
 	log.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "sandbox", sandbox)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	background := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	background("dispatcher", disp.Run)
-	background("scheduler", sched.Run)
+	wait := svc.Start(ctx, errc)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
@@ -240,12 +106,203 @@ func (a *app) serve(ctx context.Context, noMigrate, sandbox bool) error {
 		log.Warn("http shutdown", "err", err)
 	}
 	cancel()
-	if err := chat.Shutdown(shutdown); err != nil {
+	if err := svc.chat.Shutdown(shutdown); err != nil {
 		log.Warn("bot shutdown", "err", err)
 	}
-	wg.Wait()
+	wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// serviceOptions say how to build the service.
+type serviceOptions struct {
+	Migrate bool // apply pending migrations first
+	Sandbox bool // run the simulated WeChat in-process and seed an empty database
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Out     io.Writer // the sandbox prints pushes here
+}
+
+// service is everything `serve` runs, wired: the HTTP handler (API, WeChat
+// callback, H5 pages, health, metrics), the dispatcher and the scheduler.
+// Tests build it the same way serve does.
+type service struct {
+	store   *storage.Store
+	handler http.Handler
+	disp    *scheduler.Dispatcher
+	sched   *scheduler.Scheduler
+	chat    *bot.Bot
+	sim     *sandboxPlatform // nil unless sandbox
+	links   *bot.Links
+}
+
+// newService opens the store and wires the service from cfg.
+func newService(ctx context.Context, cfg *Config, o serviceOptions) (svc *service, err error) {
+	log, now := o.Logger, o.Now
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return nil, err
+	}
+	if next := now().In(cal.Location()).Year() + 1; !cal.HasHolidayData(next) {
+		log.Warn("the working calendar has no statutory holiday data for next year: add calendar.overrides once the State Council publishes it",
+			"year", next)
+	}
+
+	// The store wakes the dispatcher after every commit that queued pushes;
+	// the dispatcher needs the store, so the hook reads it once it exists.
+	var dispatcher atomic.Pointer[scheduler.Dispatcher]
+	store, err := openStore(ctx, cfg, storage.Options{
+		Calendar: cal,
+		Policy:   cfg.Policy(),
+		Logger:   log,
+		OutboxAdded: func() {
+			if d := dispatcher.Load(); d != nil {
+				d.Wake()
+			}
+		},
+	}, o.Migrate)
+	if err != nil {
+		return nil, err
+	}
+	svc = &service{store: store}
+	defer func() {
+		if err != nil {
+			svc.Close()
+		}
+	}()
+	if o.Migrate {
+		log.Info("migrations applied")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	wcfg := cfg.WeChat
+	templates := templatesOf(cfg)
+	if o.Sandbox {
+		svc.sim, err = startSandbox(ctx, cfg, store, o.Out, log)
+		if err != nil {
+			return nil, err
+		}
+		wcfg = svc.sim.config(wcfg)
+		templates = svc.sim.templates(templates)
+		log.Info("sandbox: the simulated WeChat runs in this process; every push is printed here",
+			"api", svc.sim.URL())
+		if err := seedSandbox(ctx, store, now(), log); err != nil {
+			return nil, fmt.Errorf("sandbox: seed the demo district: %w", err)
+		}
+	}
+	for _, k := range hotlinebot.NotificationKinds {
+		if _, ok := templates[k]; !ok {
+			log.Warn("no WeChat template configured for a notification kind: its pushes will fail and the office is told",
+				"kind", k, "key", "wechat.templates."+string(k))
+		}
+	}
+
+	wc, err := bot.NewWeChat(bot.WeChatConfig{
+		AppID:          wcfg.AppID,
+		AppSecret:      wcfg.AppSecret,
+		Token:          wcfg.Token,
+		EncodingAESKey: wcfg.EncodingAESKey,
+		APIBaseURL:     wcfg.APIBaseURL,
+		Cache:          store.TokenCache(now),
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.links = &bot.Links{
+		Secret:    bot.DeriveLinkSecret(cfg.Admin.Token, wcfg.AppSecret),
+		PublicURL: cfg.Server.PublicURL,
+	}
+	sender, err := bot.NewSender(wc, bot.SenderOptions{Templates: templates, Links: svc.links, Clock: now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	svc.disp, err = scheduler.NewDispatcher(store, sender, scheduler.DispatcherOptions{
+		Clock: now, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	dispatcher.Store(svc.disp)
+
+	svc.sched, err = newScheduler(cfg, store, cal, log, now)
+	if err != nil {
+		return nil, err
+	}
+	svc.chat, err = bot.New(bot.Options{
+		Store: store, WeChat: wc, Links: svc.links, Location: cal.Location(), Now: now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages, err := bot.NewPages(bot.PagesOptions{
+		Store: store, Links: svc.links, Clock: now, Location: cal.Location(), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	apiServer := api.New(api.Options{
+		Store:      store,
+		AdminToken: cfg.Admin.Token,
+		Clock:      now,
+		Logger:     log,
+		Location:   cal.Location(),
+		Registry:   reg,
+		Ready: func(ctx context.Context) error {
+			current, err := store.MigrationsCurrent(ctx)
+			if err != nil {
+				return err
+			}
+			if !current {
+				return errors.New("database migrations are not current")
+			}
+			return svc.sched.Healthy(now())
+		},
+		QRURL: func(ctx context.Context, scene string, expires time.Time) (string, error) {
+			return wc.BindQR(ctx, scene, expires.Sub(now()))
+		},
+	})
+
+	mux := http.NewServeMux()
+	api.Register(mux, apiServer)
+	mux.Handle("/wechat", svc.chat)
+	pages.Register(mux)
+	svc.handler = mux
+	return svc, nil
+}
+
+// Start runs the dispatcher and the scheduler until ctx ends, reporting a
+// failure on errc; the returned func waits for them to stop.
+func (svc *service) Start(ctx context.Context, errc chan<- error) (wait func()) {
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context) error{
+		"dispatcher": svc.disp.Run,
+		"scheduler":  svc.sched.Run,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				select {
+				case errc <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
+			}
+		}()
+	}
+	return wg.Wait
+}
+
+// Close releases what newService opened.
+func (svc *service) Close() {
+	if svc.sim != nil {
+		svc.sim.Close()
+	}
+	if svc.store != nil {
+		svc.store.Close()
+	}
 }
 
 // templatesOf turns [wechat.templates.*] into the bot's templates.

@@ -38,7 +38,9 @@ type Options struct {
 	// JobTimeout bounds one job (a tick's planning, a tick's firing, one
 	// digest run); default 1 minute.
 	JobTimeout time.Duration
-	// Batch is how many tickets one transaction handles (default 200).
+	// Batch is how many tickets one firing transaction holds (default 50;
+	// planning takes four times as many). It bounds how long a handler's
+	// 办结 may wait for the scheduler: well within WeChat's 5 seconds.
 	Batch int
 	// DigestCatchUp is how long after its cron moment a replica that was
 	// not running then (a restart at 08:30) still sends the day's digest;
@@ -131,7 +133,7 @@ func New(store *storage.Store, opts Options) (*Scheduler, error) {
 		opts.JobTimeout = time.Minute
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 200
+		opts.Batch = 50
 	}
 	if opts.DigestCatchUp == 0 {
 		opts.DigestCatchUp = 4 * time.Hour

@@ -35,11 +35,11 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 // planAll plans batch after batch until no ticket waits.
 func (s *Scheduler) planAll(ctx context.Context, now time.Time) error {
 	for {
-		n, err := s.store.PlanAlarms(ctx, s.settings, now, s.opts.Batch, s.plan)
+		n, err := s.store.PlanAlarms(ctx, s.settings, now, 4*s.opts.Batch, s.plan)
 		if err != nil {
 			return err
 		}
-		if n < s.opts.Batch {
+		if n < 4*s.opts.Batch {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {

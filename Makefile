@@ -43,3 +43,7 @@ bench:
 
 clean-local:
 	./.ci/pg.sh stop "$(LOCAL_PG)"
+
+# A longer fuzz run of the chat-command parser than `make test` does.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./bot

@@ -35,7 +35,7 @@ func (a *app) digestCommand() *cobra.Command {
 					return usagef("--date 应为日期，如 2026-12-01")
 				}
 			}
-			sched, err := newScheduler(cfg, store, cal, a.logger(slog.LevelWarn), a.now)
+			sched, err := newScheduler(cfg, store, cal, a.logger(slog.LevelWarn), a.now, nil)
 			if err != nil {
 				return err
 			}

@@ -227,7 +227,7 @@ func newService(ctx context.Context, cfg *Config, o serviceOptions) (svc *servic
 	}
 	dispatcher.Store(svc.disp)
 
-	svc.sched, err = newScheduler(cfg, store, cal, log, now)
+	svc.sched, err = newScheduler(cfg, store, cal, log, now, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +269,13 @@ func newService(ctx context.Context, cfg *Config, o serviceOptions) (svc *servic
 	api.Register(mux, apiServer)
 	mux.Handle("/wechat", svc.chat)
 	pages.Register(mux)
+	digestPage, err := bot.NewDigestPage(bot.PagesOptions{
+		Store: store, Links: svc.links, Clock: now, Location: cal.Location(), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	digestPage.Register(mux)
 	svc.handler = mux
 	return svc, nil
 }
@@ -316,7 +323,7 @@ func templatesOf(cfg *Config) map[hotlinebot.NotificationKind]bot.Template {
 
 // newScheduler builds the scheduler from the config; serve runs it, digest
 // asks it for one day's digest.
-func newScheduler(cfg *Config, store *storage.Store, cal hotlinebot.Calendar, log *slog.Logger, now func() time.Time) (*scheduler.Scheduler, error) {
+func newScheduler(cfg *Config, store *storage.Store, cal hotlinebot.Calendar, log *slog.Logger, now func() time.Time, reg prometheus.Registerer) (*scheduler.Scheduler, error) {
 	beforeSign, beforeDue := cfg.ReminderOffsets()
 	var steps []scheduler.Step
 	for _, s := range cfg.EscalationSteps() {
@@ -331,5 +338,6 @@ func newScheduler(cfg *Config, store *storage.Store, cal hotlinebot.Calendar, lo
 		Calendar:   cal,
 		Reminders:  scheduler.Reminders{BeforeSign: beforeSign, BeforeDue: beforeDue},
 		Escalation: steps,
+		Registerer: reg,
 	})
 }

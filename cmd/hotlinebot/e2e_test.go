@@ -82,8 +82,8 @@ type e2e struct {
 
 // newE2E builds the service as serve --sandbox does. With start, the
 // dispatcher and the scheduler run (svc.Start) as in serve; without, the
-// test drives them.
-func newE2E(t *testing.T, start bool) *e2e {
+// test drives them. extraConfig is appended to the config file.
+func newE2E(t *testing.T, start bool, extraConfig ...string) *e2e {
 	t.Helper()
 	dbURL := storagetest.NewDatabase(t)
 	e := &e2e{t: t, clock: &e2eClock{}, logs: &syncBuffer{}, out: &syncBuffer{}}
@@ -99,6 +99,7 @@ func newE2E(t *testing.T, start bool) *e2e {
 	}))
 	text := fmt.Sprintf("[server]\nlisten = %q\npublic_url = %q\n\n[database]\nurl = %q\n\n[admin]\ntoken = %q\n",
 		e.srv.Listener.Addr().String(), e.srv.URL, dbURL, e2eAdminToken)
+	text += strings.Join(extraConfig, "\n")
 	e.config = filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(e.config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -255,6 +256,7 @@ func (e *e2e) say(openid, text string) string {
 	if err != nil || status != http.StatusOK {
 		e.t.Fatalf("%s says %q: status %d, %v", openid, text, status, err)
 	}
+	e.t.Logf("%s: %s\n  → %s", openid, text, reply)
 	return reply
 }
 

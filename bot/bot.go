@@ -171,34 +171,56 @@ type turn struct {
 // none). Every message is recorded with its dedupe key in the transaction of
 // its effect; a retry gets the stored reply. When the database cannot be
 // reached nothing is recorded and the sender is asked to send again.
-func (b *Bot) answer(ctx context.Context, msg *message.MixMessage, now time.Time) (reply string) {
-	defer func() {
-		if p := recover(); p != nil {
-			b.log.Error("wechat callback: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			reply = replyBusy
-		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, b.dbTimeout)
+func (b *Bot) answer(ctx context.Context, msg *message.MixMessage, now time.Time) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.dbTimeout)
 	defer cancel()
-	t := &turn{ctx: ctx, msg: msg, openid: string(msg.FromUserName), now: now}
-	reply, dup, err := b.store.Inbound(ctx, dedupeKey(msg), t.openid, now, func(tx *sqlx.Tx) (string, error) {
-		t.tx = tx
-		t.after = nil
-		return b.handle(t)
-	})
-	if err != nil {
+	// The database work runs in its own goroutine so that the reply leaves
+	// on time even when the driver does not honour ctx (lib/pq's connection
+	// handshake with a server that accepts and never answers): WeChat must
+	// have an answer within 5 seconds. Work that ends after we answered
+	// busy still commits or rolls back as a whole; a commit is then what a
+	// retry finds.
+	type result struct {
+		reply string
+		dup   bool
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				b.log.Error("wechat callback: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- result{err: fmt.Errorf("panic: %v", p)}
+			}
+		}()
+		t := &turn{ctx: ctx, msg: msg, openid: string(msg.FromUserName), now: now}
+		reply, dup, err := b.store.Inbound(ctx, dedupeKey(msg), t.openid, now, func(tx *sqlx.Tx) (string, error) {
+			t.tx = tx
+			t.after = nil
+			return b.handle(t)
+		})
+		if err == nil && !dup {
+			for _, f := range t.after {
+				f()
+			}
+		}
+		done <- result{reply, dup, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r.err = ctx.Err()
+	}
+	if r.err != nil {
 		b.log.Warn("wechat callback: not handled; the sender is asked to send again",
-			"msg_type", msg.MsgType, "event", msg.Event, "err", err)
+			"msg_type", msg.MsgType, "event", msg.Event, "err", r.err)
 		return replyBusy
 	}
-	if dup {
+	if r.dup {
 		b.log.Info("wechat callback: a retry, answered with the stored reply", "msg_type", msg.MsgType, "event", msg.Event)
-		return reply
 	}
-	for _, f := range t.after {
-		f()
-	}
-	return reply
+	return r.reply
 }
 
 // handle computes the effect and the reply of one message inside its

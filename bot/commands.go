@@ -116,6 +116,9 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 		// Storage recorded a `refused` event in the transaction.
 		return "无法办理：" + hotlinebot.ErrorMessage(err) + "。", nil
 	case hotlinebot.ECONFLICT, hotlinebot.EINVALID, hotlinebot.ENOTFOUND:
+		if cmd.Action == hotlinebot.ActionAccept && cur.AssigneeID == p.ID && cur.Status == hotlinebot.StatusAccepted {
+			return fmt.Sprintf("您已签收过 %s，办理时限 %s。办完后请发送「办结 %d 办理结果」。", cur.Ref(), b.when(cur.DueAt), cur.ID), nil
+		}
 		return "未能" + spec.word + "：" + hotlinebot.ErrorMessage(err) + "。", nil
 	default:
 		return "", err

@@ -689,6 +689,10 @@ func TestEvidenceFetchRetriedAndExpired(t *testing.T) {
 	if len(es) != 1 || es[0].Status != storage.EvidencePending || es[0].Attempts != 1 {
 		t.Fatalf("after a failed fetch: %+v, want one pending", es)
 	}
+	if n, err := c.bot.FetchPendingEvidence(c.ctx); n != 0 || err != nil {
+		t.Fatalf("FetchPendingEvidence right away = %d %v, want 0 (its first fetch may be under way)", n, err)
+	}
+	c.clock.Advance(3 * time.Minute)
 	if n, err := c.bot.FetchPendingEvidence(c.ctx); n != 1 || err != nil {
 		t.Fatalf("FetchPendingEvidence = %d %v", n, err)
 	}

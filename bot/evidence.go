@@ -110,12 +110,13 @@ func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
 	}
 }
 
-// FetchPendingEvidence fetches the evidence still pending (after a restart, or
-// when WeChat's media API was down), as long as WeChat still keeps it. cmd
-// calls it at start and from time to time; it returns once the fetches are
-// started.
+// FetchPendingEvidence starts fetching the evidence still pending (after a
+// restart, or when WeChat's media API was down) as long as WeChat still
+// keeps it, leaving alone images received in the last minutes, whose first
+// fetch may be under way. It returns once the fetches are started.
 func (b *Bot) FetchPendingEvidence(ctx context.Context) (int, error) {
-	es, err := b.store.PendingEvidence(ctx, b.now().Add(-mediaLifetime), 100)
+	now := b.now()
+	es, err := b.store.PendingEvidence(ctx, now.Add(-mediaLifetime), now.Add(-pendingGrace), 100)
 	if err != nil {
 		return 0, err
 	}
@@ -123,4 +124,32 @@ func (b *Bot) FetchPendingEvidence(ctx context.Context) (int, error) {
 		b.fetchEvidence(e)
 	}
 	return len(es), nil
+}
+
+const (
+	// pendingGrace is how old a pending image must be before a sweep
+	// fetches it again.
+	pendingGrace = 2 * time.Minute
+	// sweepEvery is how often Run looks for pending evidence.
+	sweepEvery = 10 * time.Minute
+)
+
+// Run sweeps for pending evidence at start and every 10 minutes until ctx
+// ends (serve runs it beside the dispatcher). Several replicas may run it: a
+// fetch stored twice is stored once.
+func (b *Bot) Run(ctx context.Context) error {
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		if n, err := b.FetchPendingEvidence(ctx); err != nil {
+			b.log.Warn("evidence: sweep failed", "err", err)
+		} else if n > 0 {
+			b.log.Info("evidence: fetching pending images again", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

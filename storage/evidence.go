@@ -155,12 +155,13 @@ func (s *Store) EvidenceFetchFailed(ctx context.Context, id int64, errText strin
 }
 
 // PendingEvidence lists evidence still to fetch that was received after since
-// (WeChat keeps media 3 days), oldest first.
-func (s *Store) PendingEvidence(ctx context.Context, since time.Time, limit int) ([]Evidence, error) {
+// (WeChat keeps media 3 days) and not after before (leaving alone what is
+// being fetched right now), oldest first.
+func (s *Store) PendingEvidence(ctx context.Context, since, before time.Time, limit int) ([]Evidence, error) {
 	var es []Evidence
 	err := s.db.SelectContext(ctx, &es,
-		`SELECT `+evidenceColumns+` FROM evidence WHERE status = 'pending' AND received_at > $1
-		 ORDER BY received_at, id LIMIT $2`, since, pageLimit(limit))
+		`SELECT `+evidenceColumns+` FROM evidence WHERE status = 'pending' AND received_at > $1 AND received_at <= $2
+		 ORDER BY received_at, id LIMIT $3`, since, before, pageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("storage: pending evidence: %w", err)
 	}

@@ -823,3 +823,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// storagetestDatabase is storagetest.NewDatabase, for tests that run serve
+// themselves.
+func storagetestDatabase(t *testing.T) string { return storagetest.NewDatabase(t) }

@@ -264,11 +264,21 @@ func Parse(text string) Command {
 	case VerbTodo:
 		return Command{Verb: VerbTodo}
 	case VerbBind:
-		code := s.next()
-		if code == "" {
+		// A code may come in groups ("1234 5678", "1234-5678"): the ASCII
+		// tokens after the verb are joined, dashes dropped.
+		var code strings.Builder
+		for {
+			tok, end := s.peek()
+			if tok == "" || !isCodeToken(tok) {
+				break
+			}
+			code.WriteString(strings.ReplaceAll(tok, "-", ""))
+			s.i = end
+		}
+		if code.Len() == 0 {
 			return help
 		}
-		return Command{Verb: VerbBind, Code: code}
+		return Command{Verb: VerbBind, Code: code.String()}
 	case VerbAccept, VerbShow:
 		return Command{Verb: verb, Ref: s.ref()}
 	case VerbApproveExtension:
@@ -370,6 +380,23 @@ func (s *scanner) days() (int, bool) {
 	}
 	s.i = end
 	return n, true
+}
+
+// isCodeToken reports whether tok is (part of) a bind code: ASCII letters,
+// digits and dashes, with at least one letter or digit.
+func isCodeToken(tok string) bool {
+	alnum := false
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			alnum = true
+		case c == '-':
+		default:
+			return false
+		}
+	}
+	return alnum
 }
 
 func isDayUnit(u string) bool {

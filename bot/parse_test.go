@@ -90,7 +90,10 @@ func TestParse(t *testing.T) {
 		{"帮助 延期", Command{Verb: VerbHelp, Topic: VerbExtend}},
 		{"绑定 K7Q2M9", Command{Verb: VerbBind, Code: "K7Q2M9"}},
 		{"绑定：Ｋ７Ｑ２Ｍ９", Command{Verb: VerbBind, Code: "K7Q2M9"}},
+		{"绑定 1234 5678", Command{Verb: VerbBind, Code: "12345678"}},
+		{"绑定 1234-5678 谢谢", Command{Verb: VerbBind, Code: "12345678"}},
 		{"绑定", Command{Verb: VerbHelp, Topic: VerbBind}},
+		{"绑定 我的码", Command{Verb: VerbHelp, Topic: VerbBind}},
 
 		// Not understood.
 		{"", Command{Verb: VerbHelp}},

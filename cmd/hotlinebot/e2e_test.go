@@ -480,6 +480,15 @@ func TestE2EWholePath(t *testing.T) {
 		}
 	}
 
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if page := get(t, e.srv.URL+path); page.status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, page.status, page.body)
+		}
+	}
+	if v := e.metric(`hotlinebot_pushes_sent_total{kind="assigned"}`); v < 3 {
+		t.Errorf("hotlinebot_pushes_sent_total{kind=\"assigned\"} = %v, want at least 3", v)
+	}
+
 	day := e.clock.Now().In(shanghai).Format(time.DateOnly)
 	var rep struct {
 		Received    int `json:"received"`
@@ -652,6 +661,20 @@ func TestE2ETokenRefreshedOn40001(t *testing.T) {
 	}
 	if sends[0].ToUser != "sandbox-user-1" {
 		t.Errorf("pushed to %s, want 张三", sends[0].ToUser)
+	}
+
+	// A token rotated elsewhere (the platform answers a real 40001): the
+	// same, one refresh and one delivery.
+	tk2 := e.intake("E2E-40001-2", "南山路井盖松动")
+	row2 := e.onlyPush(tk2.ID, "assigned", 1)
+	e.svc.sim.ExpireTokens()
+	tokens = e.tokenRequests()
+	e.drain()
+	if n := deliveredCount(e.sendsWith(row2.ID)); n != 1 {
+		t.Errorf("after the token was rotated: %d deliveries, want 1", n)
+	}
+	if got := e.tokenRequests() - tokens; got != 1 {
+		t.Errorf("%d token requests after the token was rotated, want 1", got)
 	}
 }
 
@@ -827,3 +850,5 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // storagetestDatabase is storagetest.NewDatabase, for tests that run serve
 // themselves.
 func storagetestDatabase(t *testing.T) string { return storagetest.NewDatabase(t) }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

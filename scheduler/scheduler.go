@@ -241,6 +241,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.log.Error("daily digest failed", "err", err)
 		}
 	}))
+	// Housekeeping at 03:00: WeChat retries a callback within seconds, so
+	// the inbound dedupe rows are kept a week; expired cache rows go.
+	if _, err := c.AddFunc("0 3 * * *", func() {
+		if err := s.Housekeeping(ctx, s.opts.Clock()); err != nil {
+			s.log.Error("housekeeping failed", "err", err)
+		}
+	}); err != nil {
+		return fmt.Errorf("scheduler: housekeeping job: %w", err)
+	}
 	c.Start()
 	defer func() { <-c.Stop().Done() }()
 
@@ -307,4 +316,22 @@ type cronLogger struct{ log *slog.Logger }
 func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// Housekeeping prunes what only matters for a while: inbound dedupe rows
+// older than a week and expired key/value rows. Every replica may run it;
+// deleting twice is harmless.
+func (s *Scheduler) Housekeeping(ctx context.Context, now time.Time) error {
+	return s.job(ctx, "housekeeping", func(ctx context.Context) error {
+		inbound, err := s.store.PruneInbound(ctx, now.Add(-7*24*time.Hour))
+		if err != nil {
+			return err
+		}
+		kv, err := s.store.PurgeKV(ctx, now)
+		if err != nil {
+			return err
+		}
+		s.log.Info("housekeeping done", "inbound_pruned", inbound, "kv_purged", kv)
+		return nil
+	})
 }

@@ -78,6 +78,7 @@ type e2e struct {
 	config string // the config file
 	logs   *syncBuffer
 	out    *syncBuffer // the sandbox's printed pushes
+	stop   func()      // stops the service (at the end of the test, or earlier)
 }
 
 // newE2E builds the service as serve --sandbox does. With start, the
@@ -85,7 +86,12 @@ type e2e struct {
 // test drives them. extraConfig is appended to the config file.
 func newE2E(t *testing.T, start bool, extraConfig ...string) *e2e {
 	t.Helper()
-	dbURL := storagetest.NewDatabase(t)
+	return newE2EOn(t, storagetest.NewDatabase(t), start, extraConfig...)
+}
+
+// newE2EOn is newE2E on the database dbURL: a restarted service.
+func newE2EOn(t *testing.T, dbURL string, start bool, extraConfig ...string) *e2e {
+	t.Helper()
 	e := &e2e{t: t, clock: &e2eClock{}, logs: &syncBuffer{}, out: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.ctx = ctx
@@ -127,20 +133,24 @@ func newE2E(t *testing.T, start bool, extraConfig ...string) *e2e {
 	if start {
 		wait = e.svc.Start(ctx, errc)
 	}
-	t.Cleanup(func() {
-		cancel()
-		wait()
-		select {
-		case err := <-errc:
-			t.Errorf("service: %v", err)
-		default:
-		}
-		e.srv.Close()
-		e.svc.Close()
-		if t.Failed() {
-			t.Logf("service log:\n%s\nsandbox console:\n%s", e.logs.String(), e.out.String())
-		}
-	})
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			wait()
+			select {
+			case err := <-errc:
+				t.Errorf("service: %v", err)
+			default:
+			}
+			e.srv.Close()
+			e.svc.Close()
+			if t.Failed() {
+				t.Logf("service log:\n%s\nsandbox console:\n%s", e.logs.String(), e.out.String())
+			}
+		})
+	}
+	t.Cleanup(e.stop)
 	return e
 }
 

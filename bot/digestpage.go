@@ -2,10 +2,8 @@ package bot
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"html/template"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,20 +24,9 @@ type DigestPage struct{ dp *digestPage }
 // NewDigestPage checks opts (the ticket pages' options: the same store,
 // links, clock and location) and returns the digest page.
 func NewDigestPage(opts PagesOptions) (*DigestPage, error) {
-	switch {
-	case opts.Store == nil:
-		return nil, errors.New("bot: PagesOptions.Store is required")
-	case opts.Links == nil || len(opts.Links.Secret) == 0:
-		return nil, errors.New("bot: PagesOptions.Links with a secret is required")
-	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
-	}
-	if opts.Location == nil {
-		opts.Location = time.Local
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	return &DigestPage{&digestPage{opts}}, nil
 }

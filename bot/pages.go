@@ -74,13 +74,13 @@ type Pages struct {
 	mux *http.ServeMux
 }
 
-// NewPages checks opts and returns the ticket pages.
-func NewPages(opts PagesOptions) (*Pages, error) {
+// withDefaults checks the options every page needs and fills in the rest.
+func (opts PagesOptions) withDefaults() (PagesOptions, error) {
 	switch {
 	case opts.Store == nil:
-		return nil, errors.New("bot: PagesOptions.Store is required")
+		return opts, errors.New("bot: PagesOptions.Store is required")
 	case opts.Links == nil || len(opts.Links.Secret) == 0:
-		return nil, errors.New("bot: PagesOptions.Links with a secret is required")
+		return opts, errors.New("bot: PagesOptions.Links with a secret is required")
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -90,6 +90,15 @@ func NewPages(opts PagesOptions) (*Pages, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return opts, nil
+}
+
+// NewPages checks opts and returns the ticket pages.
+func NewPages(opts PagesOptions) (*Pages, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	p := &Pages{pg: &pages{opts}, mux: http.NewServeMux()}
 	p.Register(p.mux)

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,5 +304,71 @@ func TestE2EDeciders(t *testing.T) {
 	e.drain()
 	if n := len(e.deliveredTo(mark, "sandbox-user-4", "notice", "#2")); n != 1 {
 		t.Errorf("notices to the office of #2 sent to 南湖 (nobody there): %d, want 1", n)
+	}
+}
+
+// TestE2EDigestOnSchedule: a service (re)started just after digest_cron's
+// moment (08:30 by default) sends the day's digest to the leaders and the
+// office, once.
+func TestE2EDigestOnSchedule(t *testing.T) {
+	e := newE2E(t, false)
+	e.drain()
+	now := e.clock.Now().In(shanghai)
+	next := time.Date(now.Year(), now.Month(), now.Day(), 8, 31, 0, 0, shanghai)
+	if !next.After(now) {
+		next = next.AddDate(0, 0, 1)
+	}
+	mark := len(e.svc.sim.Delivered())
+	// The cron runs on the wall clock; a scheduler that starts after the
+	// moment catches up on its first round, on the service's clock.
+	e.advance(next.Sub(now))
+	e.start()
+	got := map[string]int{}
+	waitFor(t, 5*time.Second, "the digests", func() bool {
+		clear(got)
+		for _, s := range e.svc.sim.Delivered()[mark:] {
+			if s.TemplateID == "sandbox_digest" {
+				got[s.ToUser]++
+			}
+		}
+		return len(got) >= 3
+	})
+	if got["sandbox-user-3"] != 1 || got["sandbox-user-4"] != 1 || got["sandbox-user-5"] != 1 || len(got) != 3 {
+		t.Errorf("digests at %s: %v, want one each to the two leaders and the office", next.Format(time.DateTime), got)
+	}
+}
+
+// TestE2EOfficeByCLI: the office dispatches a pending ticket and records the
+// follow-up from the command line; the handler's push and the history follow.
+func TestE2EOfficeByCLI(t *testing.T) {
+	e := newE2E(t, false)
+	e.drain()
+	var tk apiTicket
+	if st := e.api("POST", "/api/v1/tickets", map[string]any{
+		"external_id": "E2E-PENDING", "title": "某小区物业纠纷", "content": "物业费纠纷", "area": "不在规则里的地方",
+	}, &tk); st != http.StatusCreated || tk.Status != "pending" {
+		t.Fatalf("intake with no rule matching: %d %+v, want pending", st, tk)
+	}
+	mark := len(e.svc.sim.Delivered())
+	e.cliOK("ticket", "act", tk.Ref, "dispatch", "--dept", "龙山管理处")
+	e.drain()
+	if n := len(e.deliveredTo(mark, "sandbox-user-1", "assigned", tk.Ref)); n != 1 {
+		t.Errorf("assigned pushes of %s to 张三 after ticket act dispatch: %d", tk.Ref, n)
+	}
+	n := strconv.FormatInt(tk.ID, 10)
+	e.say("sandbox-user-1", "签收 "+n)
+	e.say("sandbox-user-1", "办结 "+n+" 已协调物业退费")
+	e.cliOK("followup", tk.Ref, "--result", "basic")
+	if got := e.ticket(tk.Ref); got.Status != "closed" {
+		t.Errorf("after a 基本满意 follow-up: %q, want closed", got.Status)
+	}
+	evs := e.events(tk.Ref)
+	if want := []string{"create", "dispatch", "accept", "complete", "follow_up"}; !slices.Equal(actions(evs), want) {
+		t.Errorf("history %v, want %v", actions(evs), want)
+	}
+	for _, ev := range evs {
+		if (ev.Action == "dispatch" || ev.Action == "follow_up") && ev.Channel != "cli" {
+			t.Errorf("%s by the CLI has channel %q, want cli", ev.Action, ev.Channel)
+		}
 	}
 }

@@ -79,7 +79,12 @@ type e2e struct {
 	logs   *syncBuffer
 	out    *syncBuffer // the sandbox's printed pushes
 	stop   func()      // stops the service (at the end of the test, or earlier)
+	wait   func()      // waits for what start started
+	errc   chan error
 }
+
+// start runs the dispatcher and the scheduler as serve does.
+func (e *e2e) start() { e.wait = e.svc.Start(e.ctx, e.errc) }
 
 // newE2E builds the service as serve --sandbox does. With start, the
 // dispatcher and the scheduler run (svc.Start) as in serve; without, the
@@ -128,18 +133,18 @@ func newE2EOn(t *testing.T, dbURL string, start bool, extraConfig ...string) *e2
 	ready.Done()
 	e.svc.sim.SetCallbackURL(e.srv.URL + "/wechat")
 
-	wait := func() {}
-	errc := make(chan error, 3)
+	e.wait = func() {}
+	e.errc = make(chan error, 3)
 	if start {
-		wait = e.svc.Start(ctx, errc)
+		e.start()
 	}
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
 			cancel()
-			wait()
+			e.wait()
 			select {
-			case err := <-errc:
+			case err := <-e.errc:
 				t.Errorf("service: %v", err)
 			default:
 			}

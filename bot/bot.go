@@ -47,16 +47,17 @@ type TicketLinker interface {
 	TicketURL(ticketID, personID int64, now time.Time) string
 }
 
-// mediaFetcher downloads what a user sent; *WeChat is one.
-type mediaFetcher interface {
+// mediaAPI downloads what a user sent and answers them later; *WeChat is one.
+type mediaAPI interface {
 	FetchMedia(ctx context.Context, mediaID string) ([]byte, string, error)
+	SendText(ctx context.Context, openid, text string) error
 }
 
 // Bot answers the 公众号's callbacks. It is an http.Handler for GET and POST
 // /wechat.
 type Bot struct {
 	store *storage.Store
-	media mediaFetcher
+	media mediaAPI
 	links TicketLinker
 	loc   *time.Location
 	now   func() time.Time

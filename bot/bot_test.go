@@ -351,6 +351,13 @@ func TestRefOmittedWithTwoTickets(t *testing.T) {
 		}
 	}
 	wantContains(t, "签收 #id", c.say(u, "签收 ＃"+strings.TrimPrefix(b.Ref(), "#")), "已签收 "+b.Ref())
+
+	// A colleague signing the same ticket is told who has it.
+	li := c.bound(c.person("李四", hotlinebot.RoleHandler, "longshan"), "o-li")
+	wantContains(t, "a colleague's 签收", c.say(li, "签收 "+b.Ref()), b.Ref()+" 已由张三签收")
+	if got := c.load(b.Ref()); got.AssigneeID == 0 || len(c.events(b.ID, hotlinebot.ActionAccept)) != 1 {
+		t.Errorf("after a colleague's 签收: assignee %d, %d accept events", got.AssigneeID, len(c.events(b.ID, hotlinebot.ActionAccept)))
+	}
 }
 
 func TestRetryIsAppliedOnce(t *testing.T) {
@@ -579,7 +586,7 @@ func TestEvidenceAfterComplete(t *testing.T) {
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 1000)...)
 	c.sim.AddMedia("media-1", png, "image/png")
 	r, err = u.SendImage("media-1")
-	if err != nil || !strings.Contains(r.Content, "作为 "+tk.Ref()+" 办结的办理材料保存") {
+	if err != nil || !strings.Contains(r.Content, "将作为 "+tk.Ref()+" 办结的办理材料保存") {
 		t.Fatalf("an image after 办结 = %v %v", r, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -702,15 +709,29 @@ func TestEvidenceFetchRetriedAndExpired(t *testing.T) {
 		t.Errorf("after FetchPendingEvidence: %+v, want stored", es)
 	}
 
-	// A media id WeChat does not know (expired) is given up at once.
+	// A media id WeChat does not know (expired) is given up at once, and a
+	// photo over 2 MB is not kept; the sender is told of both.
 	r, err = u.SendImage("media-unknown")
 	if err != nil || r.Content == "" {
 		t.Fatalf("second image = %v %v", r, err)
 	}
+	c.sim.AddMedia("media-big", bytes.Repeat([]byte{0xff}, 3<<20), "image/jpeg")
+	if _, err := u.SendImage("media-big"); err != nil {
+		t.Fatal(err)
+	}
 	c.bot.fetches.Wait()
 	es, _ = c.store.TicketEvidence(c.ctx, tk.ID)
-	if len(es) != 2 || es[1].Status != storage.EvidenceFailed {
-		t.Errorf("unknown media: %+v, want failed", es)
+	if len(es) != 3 || es[1].Status != storage.EvidenceFailed || es[2].Status != storage.EvidenceTooLarge {
+		t.Errorf("unknown and big media: %+v, want failed and too_large", es)
+	}
+	var told []string
+	for _, m := range c.sim.CustomSends() {
+		if m.ToUser == "o-zhang" {
+			told = append(told, m.Text)
+		}
+	}
+	if len(told) != 2 || !strings.Contains(strings.Join(told, "\n"), "超过 2 MB") || !strings.Contains(strings.Join(told, "\n"), "重新发送") {
+		t.Errorf("messages to the sender afterwards: %q", told)
 	}
 	if n, _ := c.bot.FetchPendingEvidence(c.ctx); n != 0 {
 		t.Errorf("FetchPendingEvidence found %d, want 0", n)

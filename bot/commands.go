@@ -116,8 +116,16 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 		// Storage recorded a `refused` event in the transaction.
 		return "无法办理：" + hotlinebot.ErrorMessage(err) + "。", nil
 	case hotlinebot.ECONFLICT, hotlinebot.EINVALID, hotlinebot.ENOTFOUND:
-		if cmd.Action == hotlinebot.ActionAccept && cur.AssigneeID == p.ID && cur.Status == hotlinebot.StatusAccepted {
-			return fmt.Sprintf("您已签收过 %s，办理时限 %s。办完后请发送「办结 %d 办理结果」。", cur.Ref(), b.when(cur.DueAt), cur.ID), nil
+		if cmd.Action == hotlinebot.ActionAccept && cur.Status == hotlinebot.StatusAccepted && cur.AssigneeID != 0 {
+			if cur.AssigneeID == p.ID {
+				return fmt.Sprintf("您已签收过 %s，办理时限 %s。办完后请发送「办结 %d 办理结果」。", cur.Ref(), b.when(cur.DueAt), cur.ID), nil
+			}
+			// A colleague was quicker: say who, so they can coordinate.
+			who, err := b.store.Person(t.ctx, cur.AssigneeID)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("%s 已由%s签收，正在办理，无需再签收。如需协助请与%s联系。", cur.Ref(), who.Name, who.Name), nil
 		}
 		return "未能" + spec.word + "：" + hotlinebot.ErrorMessage(err) + "。", nil
 	default:

@@ -42,7 +42,7 @@ func (b *Bot) evidence(t *turn, p hotlinebot.Person) (string, error) {
 	if created {
 		t.after = append(t.after, func() { b.fetchEvidence(e) })
 	}
-	return fmt.Sprintf("已收到照片，作为 #%d %s的办理材料保存。", work.TicketID, work.Action.Chinese()), nil
+	return fmt.Sprintf("已收到照片，将作为 #%d %s的办理材料保存。", work.TicketID, work.Action.Chinese()), nil
 }
 
 // fetchEvidence fetches and keeps one image in the background, bounded by
@@ -79,7 +79,8 @@ func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
 		fctx, cancel := context.WithTimeout(ctx, b.evidenceTimeout)
 		data, ctype, err := b.media.FetchMedia(fctx, e.MediaID)
 		cancel()
-		if errors.Is(err, ErrMediaTooLarge) {
+		tooLarge := errors.Is(err, ErrMediaTooLarge)
+		if tooLarge {
 			// Kept as a fact (an `evidence` event saying so), not as bytes.
 			data, err = make([]byte, MaxMediaBytes+1), nil
 		}
@@ -88,7 +89,12 @@ func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
 			_, err = b.store.StoreEvidence(sctx, e.ID, data, ctype, b.now())
 			cancel()
 			if err == nil {
-				b.log.Info("evidence: stored", "evidence", e.ID, "ticket", e.TicketID, "bytes", len(data))
+				if tooLarge {
+					b.log.Info("evidence: over 2 MB, not kept", "evidence", e.ID, "ticket", e.TicketID)
+					b.tellSender(ctx, e, fmt.Sprintf("您刚才发送的照片超过 2 MB，未能作为 #%d 的办理材料保存，请压缩后重新发送。", e.TicketID))
+				} else {
+					b.log.Info("evidence: stored", "evidence", e.ID, "ticket", e.TicketID, "bytes", len(data))
+				}
 				return
 			}
 			b.log.Warn("evidence: cannot store", "evidence", e.ID, "err", err)
@@ -101,12 +107,30 @@ func (b *Bot) fetchOnce(ctx context.Context, e storage.Evidence) {
 				b.log.Warn("evidence: cannot record the failure", "evidence", e.ID, "err", ferr)
 			}
 			cancel()
+			if permanent {
+				b.tellSender(ctx, e, fmt.Sprintf("您刚才发送的照片未能从微信取回，没有作为 #%d 的办理材料保存，请重新发送。", e.TicketID))
+			}
 			return
 		}
 		select {
 		case <-time.After(time.Duration(attempt*attempt) * b.fetchBackoff):
 		case <-ctx.Done():
 		}
+	}
+}
+
+// tellSender tells the person who sent e, by a customer-service message
+// (allowed: they wrote to the account moments ago), what became of it.
+func (b *Bot) tellSender(ctx context.Context, e storage.Evidence, text string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.evidenceTimeout)
+	defer cancel()
+	p, err := b.store.Person(ctx, e.PersonID)
+	if err != nil || p.OpenID == "" {
+		b.log.Warn("evidence: cannot tell the sender", "evidence", e.ID, "err", err)
+		return
+	}
+	if err := b.media.SendText(ctx, p.OpenID, text); err != nil {
+		b.log.Warn("evidence: cannot tell the sender", "evidence", e.ID, "err", err)
 	}
 }
 

@@ -115,7 +115,7 @@ func (s *Store) StoreEvidence(ctx context.Context, id int64, data []byte, conten
 		note := fmt.Sprintf("现场照片（%s材料）", hotlinebot.Action(e.Work).Chinese())
 		if len(data) > MaxEvidenceBytes {
 			status, keep = EvidenceTooLarge, nil
-			note = fmt.Sprintf("现场照片超过 2 MB（%d KB），未保存", len(data)>>10)
+			note = "现场照片超过 2 MB，未保存"
 		}
 		ev, err = insertEvent(ctx, tx, hotlinebot.Event{
 			TicketID: e.TicketID, At: now, Action: hotlinebot.ActionEvidence, ActorID: e.PersonID,

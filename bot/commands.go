@@ -269,6 +269,7 @@ func (b *Bot) whichOne(t *turn, c Command, ts []hotlinebot.Ticket) string {
 	sortByDeadline(ts)
 	example := c
 	example.Ref = ts[0].Ref()
+	example.Text = short(example.Text, 12)
 	if example.Verb == VerbDispatch && example.Dept == "" {
 		example.Dept = "单位"
 	}

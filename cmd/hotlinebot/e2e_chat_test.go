@@ -68,9 +68,7 @@ func TestE2ETwoHandlers(t *testing.T) {
 	}
 	reply := e.say("sandbox-user-1", "签收 "+n)
 	if !strings.Contains(reply, "孙八") || strings.Contains(reply, "已签收 "+tk.Ref+"「") {
-		// bot/commands.go (the ECONFLICT branch of the command switch)
-		// answers only "当前状态为办理中": the colleague is not told who has
-		// the ticket, so cannot coordinate with them.
+		// The colleague must learn who has it, to coordinate with them.
 		t.Errorf("the second handler's 签收 of a ticket 孙八 signed: %q, want the reply to name 孙八", reply)
 	}
 	if got := e.ticket(tk.Ref); got.Assignee == nil || *got.Assignee != id {
@@ -85,6 +83,7 @@ func TestE2EBindCodes(t *testing.T) {
 	id := e.addHandler("孙八", "longshan")
 	out := e.cliOK("user", "bind-code", strconv.FormatInt(id, 10), "-o", "json")
 	code := jsonField(t, out, "code")
+	e.forbid = append(e.forbid, code)
 	for i := range 10 {
 		e.say("wx-guesser", "绑定 "+strconv.Itoa(10000000+i))
 	}
@@ -100,6 +99,7 @@ func TestE2EBindCodes(t *testing.T) {
 	id2 := e.addHandler("周九", "longshan")
 	out = e.cliOK("user", "bind-code", strconv.FormatInt(id2, 10), "-o", "json")
 	code2 := jsonField(t, out, "code")
+	e.forbid = append(e.forbid, code2)
 	e.advance(7*24*time.Hour + time.Hour)
 	reply := e.say("wx-zhoujiu", "绑定 "+code2)
 	if _, err := e.svc.store.PersonByOpenID(e.ctx, "wx-zhoujiu"); err == nil {
@@ -274,10 +274,8 @@ func TestE2EEvidenceRefused(t *testing.T) {
 		}
 	}
 	if !told {
-		// bot/evidence.go answers 已收到照片，作为…的办理材料保存 before the
-		// fetch, and fetchOnce records a too-large photo as a fact only:
-		// the handler believes it kept. ErrMediaTooLarge (bot/media.go)
-		// says what he needs to hear, but reaches nobody.
+		// The reply went out before the fetch; without a word afterwards
+		// the handler believes the photo kept.
 		t.Errorf("张三 was answered %q for his 3 MB photo, and not told afterwards that it was not kept (custom messages: %+v)",
 			bigReply.Content, e.svc.sim.CustomSends())
 	}

@@ -87,6 +87,7 @@ func TestE2EBindByQRCode(t *testing.T) {
 	if st := e.api("POST", "/api/v1/users/"+strconv.FormatInt(p.ID, 10)+"/bind-code", nil, &code); st != http.StatusCreated && st != http.StatusOK {
 		t.Fatalf("POST bind-code: %d", st)
 	}
+	e.forbid = append(e.forbid, code.Code)
 	qrs := e.svc.sim.QRCodes()
 	if code.Code == "" || code.QRScene == "" || len(qrs) != 1 || qrs[0].SceneStr != code.QRScene || qrs[0].ActionName != "QR_STR_SCENE" {
 		t.Fatalf("bind code %+v; QR codes made on WeChat: %+v", code, qrs)

@@ -81,6 +81,28 @@ type e2e struct {
 	stop   func()      // stops the service (at the end of the test, or earlier)
 	wait   func()      // waits for what start started
 	errc   chan error
+	forbid []string // more strings the logs must never show (bind codes)
+}
+
+// callerPhones are the phones of the callers in the tests' tickets.
+var callerPhones = []string{"13812340000", "13912340000", "13955556666"}
+
+// checkSecrets fails the test when the service logged the AppSecret, an
+// access token, a caller's phone or a bind code, or pushed a caller's phone.
+func (e *e2e) checkSecrets() {
+	logs := e.logs.String()
+	for _, s := range append(append([]string{sandboxSecret, "SIM_"}, callerPhones...), e.forbid...) {
+		if s != "" && strings.Contains(logs, s) {
+			e.t.Errorf("the service's log shows %q", s)
+		}
+	}
+	for _, p := range e.svc.sim.TemplateSends() {
+		for _, phone := range callerPhones {
+			if dataContains(p, phone) || strings.Contains(p.URL, phone) {
+				e.t.Errorf("a push to %s shows the caller's phone %s", p.ToUser, phone)
+			}
+		}
+	}
 }
 
 // start runs the dispatcher and the scheduler as serve does.
@@ -150,6 +172,7 @@ func newE2EOn(t *testing.T, dbURL string, start bool, extraConfig ...string) *e2
 			}
 			e.srv.Close()
 			e.svc.Close()
+			e.checkSecrets()
 			if t.Failed() {
 				t.Logf("service log:\n%s\nsandbox console:\n%s", e.logs.String(), e.out.String())
 			}

@@ -5,11 +5,14 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +151,14 @@ func dedupeKey(msg *message.MixMessage) string {
 	case msg.MsgType == message.MsgTypeEvent && msg.Event == message.EventTemplateSendJobFinish:
 		return "tpl:" + strconv.FormatInt(msg.TemplateMsgID, 10)
 	case msg.MsgType == message.MsgTypeEvent:
-		return fmt.Sprintf("evt:%s:%d:%s:%s", msg.FromUserName, msg.CreateTime, msg.Event, msg.EventKey)
+		key := msg.EventKey
+		if strings.Contains(key, "bind:") {
+			// A bind QR's scene holds the bind code, which is kept only
+			// hashed: so is it here.
+			sum := sha256.Sum256([]byte(key))
+			key = "sha256:" + hex.EncodeToString(sum[:])
+		}
+		return fmt.Sprintf("evt:%s:%d:%s:%s", msg.FromUserName, msg.CreateTime, msg.Event, key)
 	case msg.MsgID != 0:
 		return "msg:" + strconv.FormatInt(msg.MsgID, 10)
 	}

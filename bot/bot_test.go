@@ -18,6 +18,7 @@ import (
 	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
 	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+	"github.com/silenceper/wechat/v2/officialaccount/message"
 )
 
 // testClock is the clock shared by the bot, the store's callers and the
@@ -735,5 +736,32 @@ func TestEvidenceFetchRetriedAndExpired(t *testing.T) {
 	}
 	if n, _ := c.bot.FetchPendingEvidence(c.ctx); n != 0 {
 		t.Errorf("FetchPendingEvidence found %d, want 0", n)
+	}
+}
+
+func TestDedupeKeys(t *testing.T) {
+	event := func(ev, key string, ct int64) *message.MixMessage {
+		m := &message.MixMessage{}
+		m.FromUserName, m.CreateTime, m.MsgType, m.Event, m.EventKey = "o-1", ct, message.MsgTypeEvent, message.EventType(ev), key
+		return m
+	}
+	text := &message.MixMessage{}
+	text.FromUserName, text.MsgType, text.MsgID = "o-1", message.MsgTypeText, 42
+	receipt := event("TEMPLATESENDJOBFINISH", "", 1)
+	receipt.TemplateMsgID = 7
+	if got := dedupeKey(text); got != "msg:42" {
+		t.Errorf("text: %q", got)
+	}
+	if got := dedupeKey(receipt); got != "tpl:7" {
+		t.Errorf("receipt: %q", got)
+	}
+	if a, b := dedupeKey(event("subscribe", "", 1)), dedupeKey(event("unsubscribe", "", 1)); a == b {
+		t.Errorf("two events at one CreateTime share the key %q", a)
+	}
+	if a, b := dedupeKey(event("CLICK", "todo", 1)), dedupeKey(event("CLICK", "help", 1)); a == b {
+		t.Errorf("two clicks at one CreateTime share the key %q", a)
+	}
+	if got := dedupeKey(event("SCAN", "bind:12345678", 1)); strings.Contains(got, "12345678") {
+		t.Errorf("a bind scan's key %q holds the bind code", got)
 	}
 }

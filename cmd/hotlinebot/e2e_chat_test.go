@@ -370,3 +370,26 @@ func TestE2EOfficeByCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EWhoSeesWhat: 查 of another department's ticket shows nothing of
+// it; the office's 待办 has the return waiting for it; help fits the role.
+func TestE2EWhoSeesWhat(t *testing.T) {
+	e := newE2E(t, false)
+	reply := e.say("sandbox-user-2", "查 1")
+	if strings.Contains(reply, "郭镇村") || strings.Contains(reply, "/t/1?") {
+		t.Errorf("王五 (区城市管理局) 查 1 of 龙山管理处: %q, want no ticket data", reply)
+	}
+	if n := countActions(e.events("#1"), "refused"); n != 1 {
+		t.Errorf("%d refused events on #1 after 王五's 查 1, want 1", n)
+	}
+	e.say("sandbox-user-2", "退回 2 不属于本单位职责")
+	if reply := e.say("sandbox-user-4", "待办"); !strings.Contains(reply, "#2") {
+		t.Errorf("the office's 待办 with #2's return waiting: %q", reply)
+	}
+	if reply := e.say("sandbox-user-4", "帮助"); !strings.Contains(reply, "派") || !strings.Contains(reply, "同意退回") {
+		t.Errorf("the office's 帮助: %q, want 派 and 同意退回", reply)
+	}
+	if reply := e.say("sandbox-user-1", "帮助"); !strings.Contains(reply, "签收") || strings.Contains(reply, "同意退回") {
+		t.Errorf("a handler's 帮助: %q, want 签收 and not the office's commands", reply)
+	}
+}

@@ -317,7 +317,7 @@ func TestE2EServeAndSimSay(t *testing.T) {
 	})
 
 	out, errs, code := cli(context.Background(), "sim", "say", "--user", "2", "退回 2 不属于本单位职责")
-	if code != 0 || !strings.Contains(out, "#2") || !strings.Contains(out, "→ 推送（returned）给 李四 #2") {
+	if code != 0 || !strings.Contains(out, "#2") || !strings.Contains(out, "→ 推送（returned）给 李四 #2："+storage.PushSent.Chinese()) {
 		t.Errorf("sim say --user 2 退回 2: exit %d\n%s%s", code, out, errs)
 	}
 	waitFor(t, 5*time.Second, "the returned push printed by serve", func() bool {

@@ -324,7 +324,6 @@ func (b *Bot) openFor(t *turn, p hotlinebot.Person) ([]hotlinebot.Ticket, error)
 		}
 		return nil
 	}
-	open := func(tk hotlinebot.Ticket) bool { return tk.Status.Open() }
 	var err error
 	switch {
 	case p.Role == hotlinebot.RoleHandler:
@@ -332,7 +331,13 @@ func (b *Bot) openFor(t *turn, p hotlinebot.Person) ([]hotlinebot.Ticket, error)
 			err = add(storage.TicketFilter{Status: hotlinebot.StatusAccepted, AssigneeID: p.ID}, nil)
 		}
 	case p.Role == hotlinebot.RoleLeader && p.Department != "":
-		err = add(storage.TicketFilter{Department: p.Department}, open)
+		// By status: a list of all the department's tickets would be its
+		// whole history, oldest first.
+		for _, s := range []hotlinebot.Status{hotlinebot.StatusDispatched, hotlinebot.StatusAccepted, hotlinebot.StatusReturnRequested} {
+			if err = add(storage.TicketFilter{Status: s, Department: p.Department}, nil); err != nil {
+				break
+			}
+		}
 	case p.Role == hotlinebot.RoleOffice:
 		if err = add(storage.TicketFilter{Status: hotlinebot.StatusPending}, nil); err == nil {
 			if err = add(storage.TicketFilter{Status: hotlinebot.StatusReturnRequested}, nil); err == nil {

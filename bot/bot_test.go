@@ -765,3 +765,14 @@ func TestDedupeKeys(t *testing.T) {
 		t.Errorf("a bind scan's key %q holds the bind code", got)
 	}
 }
+
+func TestHandlerMayNotDispatchEvenToAnUnknownDepartment(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+	wantContains(t, "派 by a handler", c.say(u, "改派 "+tk.Ref()+" 不存在的单位"), "无法办理", "热线办")
+	if n := len(c.events(tk.ID, hotlinebot.ActionRefused)); n != 1 {
+		t.Errorf("%d refused events, want 1", n)
+	}
+}

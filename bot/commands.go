@@ -99,7 +99,9 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 	if c.Verb == VerbDispatch && cur.Status != hotlinebot.StatusPending {
 		cmd.Action = hotlinebot.ActionReassign
 	}
-	if c.Dept != "" {
+	if may, _ := mayTake(p, c.Verb); c.Dept != "" && may {
+		// (For someone who may not take the action at all the department
+		// is left out: the domain refuses them, and the refusal is recorded.)
 		code, problem, err := b.findDepartment(t, c.Dept)
 		if err != nil {
 			return "", err
@@ -116,6 +118,13 @@ func (b *Bot) act(t *turn, p hotlinebot.Person, c Command) (string, error) {
 		// Storage recorded a `refused` event in the transaction.
 		return "无法办理：" + hotlinebot.ErrorMessage(err) + "。", nil
 	case hotlinebot.ECONFLICT, hotlinebot.EINVALID, hotlinebot.ENOTFOUND:
+		if cmd.Action == hotlinebot.ActionAccept {
+			// The ticket as it is now: a colleague may have signed it
+			// since it was read above.
+			if now, err := b.store.Ticket(t.ctx, cur.Ref()); err == nil {
+				cur = now
+			}
+		}
 		if cmd.Action == hotlinebot.ActionAccept && cur.Status == hotlinebot.StatusAccepted && cur.AssigneeID != 0 {
 			if cur.AssigneeID == p.ID {
 				return fmt.Sprintf("您已签收过 %s，办理时限 %s。办完后请发送「办结 %d 办理结果」。", cur.Ref(), b.when(cur.DueAt), cur.ID), nil

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -391,5 +392,99 @@ func TestE2EWhoSeesWhat(t *testing.T) {
 	}
 	if reply := e.say("sandbox-user-1", "帮助"); !strings.Contains(reply, "签收") || strings.Contains(reply, "同意退回") {
 		t.Errorf("a handler's 帮助: %q, want 签收 and not the office's commands", reply)
+	}
+}
+
+// TestE2EExtensionMovesTheAlarms: once an extension is approved, the old
+// deadline passing is not overdue; the new one is. The report agrees.
+func TestE2EExtensionMovesTheAlarms(t *testing.T) {
+	e := newE2E(t, false)
+	e.drain()
+	e.say("sandbox-user-1", "签收 1")
+	var before, after struct {
+		DueAt   time.Time `json:"due_at"`
+		Overdue bool      `json:"overdue"`
+	}
+	e.api("GET", "/api/v1/tickets/1", nil, &before)
+	tick := func() {
+		t.Helper()
+		if err := e.svc.sched.Tick(e.ctx, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.drain()
+	}
+	tick()
+	e.say("sandbox-user-1", "延期 1 3天 等待供电所配合")
+	e.say("sandbox-user-3", "同意延期 1")
+	e.api("GET", "/api/v1/tickets/1", nil, &after)
+	day := e.clock.Now().In(shanghai).Format(time.DateOnly)
+
+	e.advance(before.DueAt.Sub(e.clock.Now()) + time.Minute)
+	tick()
+	if n := countActions(e.events("#1"), "overdue"); n != 0 {
+		t.Errorf("#1 went overdue at its old deadline %s, though extended to %s", before.DueAt, after.DueAt)
+	}
+	for _, r := range e.pushesOf(1) {
+		if r.Kind == "overdue" || (r.Kind == "escalation" && r.PersonID == 3) {
+			t.Errorf("push %s to %d at the old deadline", r.Kind, r.PersonID)
+		}
+	}
+
+	e.advance(after.DueAt.Sub(e.clock.Now()) + time.Minute)
+	tick()
+	if n := countActions(e.events("#1"), "overdue"); n != 1 {
+		t.Errorf("%d overdue events past the new deadline, want 1", n)
+	}
+	var rep struct {
+		Overdue int `json:"overdue"`
+	}
+	e.api("GET", "/api/v1/report?from="+day+"&to="+day, nil, &rep)
+	if rep.Overdue != 2 {
+		t.Errorf("report overdue %d, want 2 (#1 past its extended deadline, #2 never signed)", rep.Overdue)
+	}
+}
+
+// TestE2EDigestLinksTheOldestOverdue: the digest page links the oldest
+// overdue ticket, and that link opens for the leader.
+func TestE2EDigestLinksTheOldestOverdue(t *testing.T) {
+	e := newE2E(t, false)
+	e.drain()
+	var tk struct {
+		DueAt time.Time `json:"due_at"`
+	}
+	e.api("GET", "/api/v1/tickets/1", nil, &tk)
+	e.advance(tk.DueAt.Sub(e.clock.Now()) + time.Hour)
+	if err := e.svc.sched.Tick(e.ctx, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	mark := len(e.svc.sim.Delivered())
+	if _, err := e.svc.sched.Digest(e.ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	var digest *wechatsim.TemplateSend
+	for _, s := range e.svc.sim.Delivered()[mark:] {
+		if s.ToUser == "sandbox-user-5" && s.TemplateID == "sandbox_digest" {
+			digest = &s
+		}
+	}
+	if digest == nil {
+		t.Fatal("no digest to 刘七")
+	}
+	page := get(t, digest.URL)
+	if page.status != http.StatusOK {
+		t.Fatalf("digest page: %d", page.status)
+	}
+	m := regexp.MustCompile(`href="(/t/\d+\?sig=[^"]+|https?://[^"]*/t/\d+\?sig=[^"]+)"`).FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("the digest page links no ticket:\n%s", page.body)
+	}
+	link := strings.ReplaceAll(m[1], "&amp;", "&")
+	if strings.HasPrefix(link, "/") {
+		link = e.srv.URL + link
+	}
+	if p := get(t, link); p.status != http.StatusOK || !strings.Contains(p.body, "郭镇村") && !strings.Contains(p.body, "游商") {
+		t.Errorf("the digest's ticket link %s: %d", link, p.status)
 	}
 }

@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -774,5 +775,19 @@ func TestHandlerMayNotDispatchEvenToAnUnknownDepartment(t *testing.T) {
 	wantContains(t, "派 by a handler", c.say(u, "改派 "+tk.Ref()+" 不存在的单位"), "无法办理", "热线办")
 	if n := len(c.events(tk.ID, hotlinebot.ActionRefused)); n != 1 {
 		t.Errorf("%d refused events, want 1", n)
+	}
+}
+
+func TestTodoIsCapped(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("王五", hotlinebot.RoleLeader, "longshan"), "o-wang")
+	for i := 0; i < 25; i++ {
+		c.ticket(fmt.Sprintf("EXT-%d", i), strings.Repeat("龙山路两侧占道经营严重影响通行", 3), "longshan")
+	}
+	reply := c.say(u, "待办")
+	wantContains(t, "待办 of 25", reply, "25 件", "还有 15 件")
+	if n := len(reply); n > 2000 {
+		t.Errorf("待办 is %d bytes, over WeChat's passive reply limit", n)
 	}
 }

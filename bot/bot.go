@@ -255,7 +255,9 @@ func (b *Bot) handle(t *turn) (string, error) {
 	}
 	switch msg.MsgType {
 	case message.MsgTypeText:
-		return b.command(t, p, Parse(string(msg.Content)))
+		c := Parse(string(msg.Content))
+		b.log.Info("wechat command", "person", p.ID, "verb", c.Verb, "ref", c.Ref)
+		return b.command(t, p, c)
 	case message.MsgTypeImage:
 		return b.evidence(t, p)
 	case message.MsgTypeVoice:

@@ -459,6 +459,12 @@ func TestE2EWholePath(t *testing.T) {
 		}
 	}
 
+	// The sandbox console shows the push as a person reads it.
+	if console := e.out.String(); !strings.Contains(console, "发给 张三（sandbox-user-1）") ||
+		!strings.Contains(console, "工单编号："+ref) || !strings.Contains(console, "链接："+push.URL) {
+		t.Errorf("the sandbox console does not show %s's push to 张三 readably:\n%s", ref, console)
+	}
+
 	// The link opens the H5 page for 张三, with the caller's phone in full:
 	// he is a handler of the ticket's department and must call back.
 	link, err := url.Parse(push.URL)
@@ -807,6 +813,9 @@ func TestE2ECutOffAfterDelivery(t *testing.T) {
 	if sends := e.sendsWith(row2.ID); len(sends) != 1 {
 		t.Errorf("push %d past the window was sent %d times, want only the first attempt", row2.ID, len(sends))
 	}
+	if v := e.metric(`hotlinebot_outbox_pushes{status="uncertain"}`); v != 1 {
+		t.Errorf("hotlinebot_outbox_pushes{status=\"uncertain\"} = %v, want 1", v)
+	}
 	out := e.cliOK("outbox", "list", "--status", "uncertain")
 	if !strings.Contains(out, strconv.FormatInt(row2.ID, 10)) || !strings.Contains(out, tk2.Ref) {
 		t.Errorf("outbox list --status uncertain does not list push %d:\n%s", row2.ID, out)
@@ -821,6 +830,15 @@ func TestE2ESimSay(t *testing.T) {
 	out := e.cliOK("sim", "say", "--user", "1", "待办")
 	if !strings.Contains(out, "#1") || !strings.Contains(out, "郭镇村") {
 		t.Errorf("sim say --user 1 待办 does not list #1:\n%s", out)
+	}
+
+	var said struct {
+		Person int64  `json:"person"`
+		Reply  string `json:"reply"`
+	}
+	if err := json.Unmarshal([]byte(e.cliOK("sim", "say", "--user", "1", "查 1", "-o", "json")), &said); err != nil ||
+		said.Person != 1 || !strings.Contains(said.Reply, "#1") {
+		t.Errorf("sim say -o json: %+v %v", said, err)
 	}
 
 	var p struct {

@@ -488,3 +488,24 @@ func TestE2EDigestLinksTheOldestOverdue(t *testing.T) {
 		t.Errorf("the digest's ticket link %s: %d", link, p.status)
 	}
 }
+
+// TestE2ESandboxWithConfiguredTemplate: `serve --sandbox` with a config that
+// sets some of [wechat.templates.*] (a copy of config.example.toml being
+// filled in) delivers the configured kinds' pushes too.
+func TestE2ESandboxWithConfiguredTemplate(t *testing.T) {
+	e := newE2E(t, false, `[wechat.templates.assigned]
+id = "TEMPLATE_ID_ASSIGNED"
+fields = { character_string1 = "{{.Ref}}", thing2 = "{{.Title}}", time3 = "{{.DueAt}}" }
+`)
+	e.drain()
+	row := e.onlyPush(1, "assigned", 1)
+	if row.Status != storage.PushSent {
+		// sandboxPlatform.templates (cmd/hotlinebot/sandbox.go) keeps the
+		// configured kinds' templates but defines only its own in the
+		// simulator, which then refuses any other template id (40037).
+		t.Errorf("#1's assigned push with a configured template: %s (%s), want sent", row.Status, row.LastError)
+	}
+	if sends := e.sendsWith(row.ID); deliveredCount(sends) != 1 || sends[0].TemplateID != "TEMPLATE_ID_ASSIGNED" || sends[0].Data["thing2"] != "郭镇村电杆被施工方弄断" {
+		t.Errorf("sends of #1's assigned push: %+v, want one delivery with the configured template", sends)
+	}
+}

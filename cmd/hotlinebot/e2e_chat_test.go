@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -507,5 +508,66 @@ fields = { character_string1 = "{{.Ref}}", thing2 = "{{.Title}}", time3 = "{{.Du
 	}
 	if sends := e.sendsWith(row.ID); deliveredCount(sends) != 1 || sends[0].TemplateID != "TEMPLATE_ID_ASSIGNED" || sends[0].Data["thing2"] != "郭镇村电杆被施工方弄断" {
 		t.Errorf("sends of #1's assigned push: %+v, want one delivery with the configured template", sends)
+	}
+}
+
+// TestE2EExampleTemplates: the templates of config.example.toml carry every
+// kind of push through WeChat's value rules: nothing is refused.
+func TestE2EExampleTemplates(t *testing.T) {
+	raw, err := os.ReadFile("../../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	from := strings.Index(text, "[wechat.templates.assigned]")
+	to := strings.Index(text[from:], "\n[admin]")
+	if from < 0 || to < 0 {
+		t.Fatal("config.example.toml: no [wechat.templates.*] before [admin]")
+	}
+	e := newE2E(t, false, text[from:from+to])
+	e.drain()
+	e.say("sandbox-user-1", "签收 1")
+	e.say("sandbox-user-1", "延期 1 3天 等待供电所配合")
+	e.say("sandbox-user-3", "同意延期 1")
+	e.say("sandbox-user-2", "退回 2 不属于本单位职责")
+	e.say("sandbox-user-4", "驳回退回 2 属于城管职责")
+	e.drain()
+	e.say("sandbox-user-1", "办结 1 电杆已更换")
+	e.api("POST", "/api/v1/tickets/1/followup", map[string]any{"result": "unsatisfied"}, nil)
+	e.cliOK("digest")
+	e.drain()
+	var tk struct {
+		DueAt time.Time `json:"due_at"`
+	}
+	e.api("GET", "/api/v1/tickets/2", nil, &tk)
+	for _, d := range []time.Duration{-24 * time.Hour, time.Minute, 25 * time.Hour} {
+		e.advance(tk.DueAt.Add(d).Sub(e.clock.Now()))
+		if err := e.svc.sched.Tick(e.ctx, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.drain()
+	}
+	e.svc.sim.FailNext(wechatsim.PathTemplateSend, 43004, 1)
+	e.intake("E2E-EXAMPLE", "龙山路灯不亮")
+	e.drain()
+
+	rows, err := e.svc.store.ListPushes(e.ctx, "all", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, r := range rows {
+		kinds[string(r.Kind)] = true
+		if r.Status == storage.PushDead && r.LastError != "" && !strings.Contains(r.LastError, "43004") && !strings.Contains(r.LastError, "require subscribe") {
+			t.Errorf("push %d (%s to %s) refused: %s", r.ID, r.Kind, r.PersonName, r.LastError)
+		}
+		if r.Status == storage.PushPending || r.Status == storage.PushUncertain {
+			t.Errorf("push %d (%s) left %s: %s", r.ID, r.Kind, r.Status, r.LastError)
+		}
+	}
+	for _, k := range []string{"assigned", "extension", "returned", "reopened", "digest", "reminder", "overdue", "escalation", "notice"} {
+		if !kinds[k] {
+			t.Errorf("no %s push was made (kinds made: %v)", k, kinds)
+		}
 	}
 }

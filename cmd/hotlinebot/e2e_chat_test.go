@@ -571,3 +571,34 @@ func TestE2EExampleTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EReportDays: the report's days are calendar.timezone's: a ticket
+// received at 23:30 in Shanghai counts on that day, not the next.
+func TestE2EReportDays(t *testing.T) {
+	e := newE2E(t, false)
+	var tk apiTicket
+	if st := e.api("POST", "/api/v1/tickets", map[string]any{
+		"external_id": "E2E-LATE", "title": "深夜噪音扰民", "content": "工地夜间施工", "area": "龙山管理处",
+		"received_at": "2026-11-20T23:30:00+08:00",
+	}, &tk); st != http.StatusCreated {
+		t.Fatalf("intake: %d", st)
+	}
+	count := func(from, to string) int {
+		var rep struct {
+			Received int `json:"received"`
+		}
+		if st := e.api("GET", "/api/v1/report?from="+from+"&to="+to, nil, &rep); st != http.StatusOK {
+			t.Fatalf("report %s..%s: %d", from, to, st)
+		}
+		return rep.Received
+	}
+	if n := count("2026-11-20", "2026-11-20"); n != 1 {
+		t.Errorf("report of 2026-11-20: received %d, want the ticket of 23:30", n)
+	}
+	if n := count("2026-11-21", "2026-11-21"); n != 0 {
+		t.Errorf("report of 2026-11-21: received %d, want 0", n)
+	}
+	if st := e.api("GET", "/api/v1/report?from=2026-11-21&to=2026-11-20", nil, nil); st != http.StatusBadRequest {
+		t.Errorf("report with from after to: %d, want 400", st)
+	}
+}

@@ -479,6 +479,9 @@ func TestE2EWholePath(t *testing.T) {
 		t.Fatalf("GET the push link: %d, title shown %v, full phone shown %v", page.status,
 			strings.Contains(page.body, title), strings.Contains(page.body, "13955556666"))
 	}
+	if !strings.Contains(page.body, "签收 "+strconv.FormatInt(tk.ID, 10)) {
+		t.Errorf("the page does not show 张三 the command to sign (签收 %d)", tk.ID)
+	}
 	if tampered := get(t, strings.Replace(push.URL, "/t/"+strconv.FormatInt(tk.ID, 10), "/t/1", 1)); tampered.status != http.StatusForbidden {
 		t.Errorf("the link moved to another ticket: %d, want 403", tampered.status)
 	}

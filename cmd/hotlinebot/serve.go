@@ -287,6 +287,7 @@ func (svc *service) Start(ctx context.Context, errc chan<- error) (wait func()) 
 	for name, run := range map[string]func(context.Context) error{
 		"dispatcher": svc.disp.Run,
 		"scheduler":  svc.sched.Run,
+		"evidence":   svc.chat.Run, // fetches evidence images a restart cut short
 	} {
 		wg.Add(1)
 		go func() {

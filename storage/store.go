@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -58,7 +59,7 @@ const migrationLockID = 0x686f746c696e65 // "hotline"
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	db, err := sqlx.Open("postgres", url)
+	db, err := sqlx.Open("postgres", withConnectTimeout(url))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
@@ -74,6 +75,22 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log = slog.Default()
 	}
 	return &Store{db: db, opts: opts, log: log}, nil
+}
+
+// withConnectTimeout bounds how long a new connection may take (lib/pq
+// otherwise waits on a database that accepts and never answers), unless the
+// URL sets connect_timeout itself.
+func withConnectTimeout(dsn string) string {
+	u, err := neturl.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn // a key=value DSN, or one lib/pq will refuse with its own error
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Close closes the connection pool.

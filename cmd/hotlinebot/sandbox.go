@@ -99,12 +99,14 @@ func (s *sandboxPlatform) config(w WeChatConfig) WeChatConfig {
 	return w
 }
 
-// templates fills in a template, and its readable labels in the simulator,
-// for every kind the config has none for.
+// templates registers the configured templates with the simulator (which,
+// like WeChat, refuses template ids it does not know) and fills in one, with
+// readable labels, for every kind the config has none for.
 func (s *sandboxPlatform) templates(have map[hotlinebot.NotificationKind]bot.Template) map[hotlinebot.NotificationKind]bot.Template {
 	out := make(map[hotlinebot.NotificationKind]bot.Template, len(hotlinebot.NotificationKinds))
 	for k, t := range have {
 		out[k] = t
+		s.DefineTemplate(t.ID, bot.KindTitle(k), bot.FieldLabels(t))
 	}
 	for _, k := range hotlinebot.NotificationKinds {
 		if _, ok := out[k]; ok {

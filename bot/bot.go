@@ -274,6 +274,14 @@ func (b *Bot) event(t *turn) (string, error) {
 		_, _, err := b.store.ApplyReceiptTx(t.ctx, t.tx, msg.TemplateMsgID, msg.Status, t.now)
 		return "", err
 	case message.EventSubscribe, message.EventScan:
+		// Either event means the sender follows the account now: a bound
+		// person who unfollowed is reachable again, whatever QR code they
+		// scanned (their own bind QR, used already, included).
+		p, err := b.store.MarkReachableTx(t.ctx, t.tx, t.openid, t.now)
+		bound := err == nil
+		if err != nil && hotlinebot.ErrorCodeOf(err) != hotlinebot.ENOTFOUND {
+			return "", err
+		}
 		key := msg.EventKey
 		if msg.Event == message.EventSubscribe {
 			key = trimPrefix(key, "qrscene_")
@@ -284,12 +292,8 @@ func (b *Bot) event(t *turn) (string, error) {
 		if msg.Event == message.EventScan {
 			return "", nil
 		}
-		p, err := b.store.MarkReachableTx(t.ctx, t.tx, t.openid, t.now)
-		switch {
-		case hotlinebot.ErrorCodeOf(err) == hotlinebot.ENOTFOUND:
+		if !bound {
 			return replyWelcome + "\n\n" + replyUnbound, nil
-		case err != nil:
-			return "", err
 		}
 		return fmt.Sprintf("欢迎回来，%s。发送「待办」查看您的工单，发送「帮助」查看可用的指令。", p.Name), nil
 	case message.EventUnsubscribe:

@@ -791,3 +791,28 @@ func TestTodoIsCapped(t *testing.T) {
 		t.Errorf("待办 is %d bytes, over WeChat's passive reply limit", n)
 	}
 }
+
+// A person who unfollowed and follows again by scanning their bind QR code
+// (the same code, used already) follows the account: pushes reach them again.
+func TestFollowAgainThroughTheBindQR(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	scene := "bind:" + c.code(zhang)
+	u := c.sim.User("o-zhang")
+	if r, err := u.Subscribe(scene); err != nil || !strings.HasPrefix(r.Content, "绑定成功") {
+		t.Fatalf("subscribe with the bind QR = %v %v", r, err)
+	}
+	c.clock.Advance(time.Minute)
+	if _, err := u.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(time.Minute)
+	r, err := u.Subscribe(scene)
+	if err != nil || !strings.Contains(r.Content, "张三") {
+		t.Errorf("subscribe again with the same bind QR = %v %v", r, err)
+	}
+	if p, _ := c.store.Person(c.ctx, zhang.ID); !p.Reachable {
+		t.Error("张三 follows again through the bind QR but is still unreachable")
+	}
+}

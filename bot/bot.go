@@ -38,6 +38,10 @@ type Options struct {
 	// DBTimeout bounds the database work of one callback, well inside
 	// WeChat's 5 seconds; 0 is 3 s.
 	DBTimeout time.Duration
+	// Callbacks is how many callbacks are handled at once; 0 is 8. Each
+	// holds a transaction while it reads through the database pool (20
+	// connections), so more than half the pool at once could deadlock it.
+	Callbacks int
 	// EvidenceFetches is how many evidence images are fetched at once; 0 is 4.
 	EvidenceFetches int
 	// EvidenceTimeout bounds one fetch from the media API; 0 is 30 s.
@@ -71,6 +75,7 @@ type Bot struct {
 	dbTimeout       time.Duration
 	evidenceTimeout time.Duration
 	fetchBackoff    time.Duration // between a fetch's attempts: 1×, 4×
+	callbackSlots   chan struct{}
 	fetchSlots      chan struct{}
 	fetchMu         sync.Mutex // guards closed and fetches.Add against Shutdown
 	closed          bool
@@ -120,6 +125,10 @@ func New(opts Options) (*Bot, error) {
 		n = 4
 	}
 	b.fetchSlots = make(chan struct{}, n)
+	if n = opts.Callbacks; n <= 0 {
+		n = 8
+	}
+	b.callbackSlots = make(chan struct{}, n)
 	b.stop, b.stopFetches = context.WithCancel(context.Background())
 	return b, nil
 }
@@ -204,6 +213,16 @@ func (b *Bot) answer(ctx context.Context, msg *message.MixMessage, now time.Time
 				done <- result{err: fmt.Errorf("panic: %v", p)}
 			}
 		}()
+		// A callback's transaction holds one connection while its reads
+		// take another: with every connection held by a transaction, all
+		// would wait for the deadline. So only a few run at once.
+		select {
+		case b.callbackSlots <- struct{}{}:
+			defer func() { <-b.callbackSlots }()
+		case <-ctx.Done():
+			done <- result{err: fmt.Errorf("waiting for a turn: %w", ctx.Err())}
+			return
+		}
 		t := &turn{ctx: ctx, msg: msg, openid: string(msg.FromUserName), now: now}
 		reply, dup, err := b.store.Inbound(ctx, dedupeKey(msg), t.openid, now, func(tx *sqlx.Tx) (string, error) {
 			t.tx = tx

@@ -816,3 +816,39 @@ func TestFollowAgainThroughTheBindQR(t *testing.T) {
 		t.Error("张三 follows again through the bind QR but is still unreachable")
 	}
 }
+
+// A burst of callbacks larger than the database pool is answered, not
+// deadlocked: each callback holds a transaction while it reads through the
+// pool, so they are let in a few at a time.
+func TestBurstOfCallbacksIsAnswered(t *testing.T) {
+	c := newChat(t, nil)
+	const n = 60
+	var wg sync.WaitGroup
+	replies := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		u := c.sim.User(fmt.Sprintf("o-burst-%d", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var status int
+			replies[i], status, errs[i] = u.Say("帮助")
+			if errs[i] == nil && status != http.StatusOK {
+				errs[i] = fmt.Errorf("status %d", status)
+			}
+		}()
+	}
+	wg.Wait()
+	busy := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("callback %d: %v", i, errs[i])
+		}
+		if replies[i] == replyBusy {
+			busy++
+		}
+	}
+	if busy > 0 {
+		t.Errorf("%d of %d concurrent callbacks were answered busy", busy, n)
+	}
+}

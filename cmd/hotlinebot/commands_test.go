@@ -197,9 +197,14 @@ func TestRules(t *testing.T) {
 	if m.Rule == nil || m.Department != "nanhu" {
 		t.Errorf("rules test: %+v", m)
 	}
+	m.Rule, m.Department = nil, ""
 	c.json(&m, "rules", "test", "--category", "社会保障")
 	if m.Rule != nil || m.Department != "" {
 		t.Errorf("no rule should match: %+v", m)
+	}
+	// As POST /api/v1/rules/test answers it: a pending ticket's department is null.
+	if out := c.ok("rules", "test", "--category", "社会保障", "-o", "json"); !strings.Contains(out, `"department": null`) {
+		t.Errorf("rules test -o json with no department: %s", out)
 	}
 	if out := c.ok("rules", "test", "--area", "龙山管理处"); !strings.Contains(out, "龙山片区") || !strings.Contains(out, "龙山管理处") {
 		t.Errorf("rules test text: %s", out)

@@ -115,7 +115,7 @@ func (a *app) rulesExportCommand() *cobra.Command {
 // ruleTestJSON is `rules test -o json`, as POST /api/v1/rules/test answers.
 type ruleTestJSON struct {
 	Rule       *string `json:"rule"`
-	Department string  `json:"department"`
+	Department *string `json:"department"` // null: the ticket would wait in pending
 }
 
 func (a *app) rulesTestCommand() *cobra.Command {
@@ -136,7 +136,10 @@ func (a *app) rulesTestCommand() *cobra.Command {
 			}
 			rule, dept := rs.Match(in)
 			if a.jsonOutput() {
-				out := ruleTestJSON{Department: dept}
+				var out ruleTestJSON
+				if dept != "" {
+					out.Department = &dept
+				}
 				if rule != nil {
 					out.Rule = &rule.Name
 				}

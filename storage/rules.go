@@ -49,7 +49,7 @@ func ParseRules(text string) (hotlinebot.RuleSet, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return hotlinebot.RuleSet{}, hotlinebot.Errorf(hotlinebot.EINVALID, "规则文件第 %d 行：%s", pe.Position.Line, pe.Message)
+			return hotlinebot.RuleSet{}, hotlinebot.Errorf(hotlinebot.EINVALID, "规则文件第 %d 行：%s", errorLine(text, pe.Position), pe.Message)
 		}
 		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
 			want := "类型不对"
@@ -98,6 +98,16 @@ func ParseRules(text string) (hotlinebot.RuleSet, error) {
 		return hotlinebot.RuleSet{}, err
 	}
 	return rs, nil
+}
+
+// errorLine is the line of a parse error's offset: the decoder counts a line
+// ended by the newline it stopped at ("[default" without its "]") as the
+// next one.
+func errorLine(text string, p toml.Position) int {
+	if p.Start <= 0 || p.Start >= len(text) {
+		return p.Line
+	}
+	return 1 + strings.Count(text[:p.Start], "\n")
 }
 
 // typeErrorRE reads the decoder's errors for values of the wrong type, which

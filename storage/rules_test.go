@@ -28,6 +28,8 @@ func TestParseRules(t *testing.T) {
 		mentions   []string
 	}{
 		{"syntax error names the line", "[[rule]]\nname = \"a\"\ndepartment = longshan\n[default]\n", []string{"第 3 行"}},
+		{"unclosed table names its own line", "[[rule]]\nname = \"a\"\ndepartment = \"x\"\n\n[default\ndepartment = \"\"\n", []string{"第 5 行"}},
+		{"unclosed string names its own line", "[[rule]]\nname = \"a\ndepartment = \"x\"\n[default]\ndepartment = \"\"\n", []string{"第 2 行"}},
 		{"unknown key names the line and key", "[[rule]]\nname = \"a\"\ndepartment = \"x\"\nkeyword = [\"占道\"]\n[default]\ndepartment = \"\"\n", []string{"第 4 行", "keyword"}},
 		{"unknown table", "[default]\ndepartment = \"\"\n[extra]\nx = 1\n", []string{"第 3 行", "extra"}},
 		{"wrong type names the line", "[[rule]]\nname = \"a\"\ndepartment = \"x\"\narea = \"龙山\"\n[default]\ndepartment = \"\"\n", []string{"第 4 行"}},

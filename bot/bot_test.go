@@ -19,6 +19,7 @@ import (
 	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
 	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+	"github.com/jmoiron/sqlx"
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 )
 
@@ -850,5 +851,33 @@ func TestBurstOfCallbacksIsAnswered(t *testing.T) {
 	}
 	if busy > 0 {
 		t.Errorf("%d of %d concurrent callbacks were answered busy", busy, n)
+	}
+}
+
+// A refused 查 is recorded in the message's transaction: when that rolls
+// back (and WeChat's retry will come), the refusal is not left behind.
+func TestRefusedShowIsRecordedWithTheMessage(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	c.department("nanhu", "南湖街道办事处")
+	outsider := c.person("钱七", hotlinebot.RoleHandler, "nanhu")
+	c.bound(outsider, "o-qian")
+	outsider, _ = c.store.Person(c.ctx, outsider.ID)
+	tk := c.ticket("EXT-1", "占道经营", "longshan")
+	rollback := fmt.Errorf("rolled back")
+	msg := &message.MixMessage{}
+	msg.FromUserName, msg.MsgType, msg.Content = "o-qian", message.MsgTypeText, "查 "+tk.Ref()
+	_, _, err := c.store.Inbound(c.ctx, "msg:test-rollback", "o-qian", c.clock.Now(), func(tx *sqlx.Tx) (string, error) {
+		reply, err := c.bot.command(&turn{ctx: c.ctx, tx: tx, msg: msg, openid: "o-qian", now: c.clock.Now()}, outsider, Parse("查 "+tk.Ref()))
+		if err != nil || !strings.Contains(reply, "无法查看") {
+			t.Errorf("查 by another department = %q, %v", reply, err)
+		}
+		return "", rollback
+	})
+	if err != rollback {
+		t.Fatalf("Inbound = %v, want the handler's error", err)
+	}
+	if evs := c.events(tk.ID, hotlinebot.ActionRefused); len(evs) != 0 {
+		t.Errorf("refused events after the rollback = %+v, want none", evs)
 	}
 }

@@ -479,7 +479,7 @@ func (b *Bot) show(t *turn, p hotlinebot.Person, c Command) (string, error) {
 	}
 	if !mayView(p, tk) {
 		msg := fmt.Sprintf("只有承办单位、热线办和区领导可以查看 %s", tk.Ref())
-		if _, err := b.store.RecordEvent(t.ctx, hotlinebot.Event{
+		if _, err := b.store.RecordEventTx(t.ctx, t.tx, hotlinebot.Event{
 			TicketID: tk.ID, At: t.now, Action: hotlinebot.ActionRefused, ActorID: p.ID,
 			Channel: hotlinebot.ChannelWeChat, FromStatus: tk.Status, ToStatus: tk.Status, Note: msg,
 		}); err != nil {

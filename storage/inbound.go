@@ -108,3 +108,13 @@ func (s *Store) ActTx(ctx context.Context, tx *sqlx.Tx, ref string, actor hotlin
 	}
 	return tr, nil
 }
+
+// RecordEventTx appends ev to its ticket inside tx (for an Inbound handler):
+// an event without a transition, such as the refusal of a 查, committed or
+// rolled back with the message that caused it.
+func (s *Store) RecordEventTx(ctx context.Context, tx *sqlx.Tx, ev hotlinebot.Event) (hotlinebot.Event, error) {
+	if ev.Action == "" || ev.Channel == "" {
+		return ev, hotlinebot.Errorf(hotlinebot.EINTERNAL, "storage: RecordEventTx needs an action and a channel")
+	}
+	return insertEvent(ctx, tx, ev, nil)
+}

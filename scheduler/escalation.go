@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hotlinebot/hotlinebot"
@@ -43,8 +44,8 @@ func (s *Scheduler) overdue(tx *storage.AlarmTx, due storage.DueTicket, a storag
 // ticket by its 签收 deadline.
 func (s *Scheduler) signMissed(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
 	t := due.Ticket
-	note := "超过签收时限未签收，请督促"
-	summary, err := s.deliver(tx, due, []hotlinebot.Audience{hotlinebot.AudienceDepartmentLeaders}, note, note, a.DedupeKey())
+	say := notes{what: "超过签收时限未签收", ask: "请督促"}
+	summary, err := s.deliver(tx, due, []hotlinebot.Audience{hotlinebot.AudienceDepartmentLeaders}, say, a.DedupeKey())
 	if err != nil {
 		return err
 	}
@@ -65,13 +66,13 @@ func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a stora
 	st := s.opts.Escalation[a.Step]
 	// The push carries the deadline in .DueAt; its note stays short enough
 	// for a template's thing field (20 characters).
-	overdueNote, escalationNote := "已超过办理时限，请尽快办结", "已超过办理时限未办结，请督办"
+	say := notes{what: "已超过办理时限未办结", ask: "请督办", overdue: "已超过办理时限，请尽快办结"}
 	when := "超过办理时限" + s.short(a.Deadline)
 	if late := spanChinese(a.Span); late != "" {
-		overdueNote, escalationNote = "已超期"+late+"，请尽快办结", "超期"+late+"未办结，请督办"
+		say.what, say.overdue = "超期"+late+"未办结", "已超期"+late+"，请尽快办结"
 		when = "超期" + late
 	}
-	summary, err := s.deliver(tx, due, st.Notify, overdueNote, escalationNote, a.DedupeKey())
+	summary, err := s.deliver(tx, due, st.Notify, say, a.DedupeKey())
 	if err != nil {
 		return err
 	}
@@ -81,44 +82,55 @@ func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a stora
 	})
 }
 
+// notes are what an escalation's pushes say, each short enough for a
+// template's thing field (20 characters; the template shows the ticket, its
+// department and its deadline beside it): what happened ("超期1个工作日未办结"),
+// what the leaders are asked ("请督办"), and the assignee's and handlers'
+// line.
+type notes struct{ what, ask, overdue string }
+
 // delivery is one push of an escalation: to whom, of which kind, saying what.
 type delivery struct {
 	to    hotlinebot.Recipient
 	kind  hotlinebot.NotificationKind
 	label string
-	notes []string
+	note  string
 }
 
 // deliver queues a step's pushes to audiences under key. An audience with
 // nobody reachable is not silently dropped: the assignee falls back to the
 // department's handlers, and anyone else (the handlers, the leaders) to the
-// office, whose push says so ("龙山管理处没有已绑定的领导，改发热线办"). The
-// same final recipient named twice gets one push. It returns a summary for
-// the ticket's history.
-func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audiences []hotlinebot.Audience, overdueNote, escalationNote, key string) (string, error) {
+// office. The history says so in full ("龙山管理处没有已绑定的领导，改发热线办"),
+// and so does the office's push, with what happened, in its 20 characters
+// ("超期1个工作日未办结，单位无已绑定领导"). The same final recipient named
+// twice gets one push. It returns a summary for the ticket's history.
+func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audiences []hotlinebot.Audience, say notes, key string) (string, error) {
 	t := due.Ticket
 	dept := due.DepartmentName
 	office := hotlinebot.Recipient{Audience: hotlinebot.AudienceOffice}
+	escalationNote := say.what + "，" + say.ask
 	var plan []*delivery
 	add := func(to hotlinebot.Recipient, kind hotlinebot.NotificationKind, label, note string) {
 		for _, d := range plan {
 			if d.to == to {
-				if note != "" && d.notes[0] != note {
-					d.notes = append(d.notes, note)
-				}
 				return
 			}
 		}
-		plan = append(plan, &delivery{to: to, kind: kind, label: label, notes: []string{note}})
+		plan = append(plan, &delivery{to: to, kind: kind, label: label, note: note})
 	}
 	reachable := func(to hotlinebot.Recipient) (bool, error) {
 		n, err := tx.Reachable(hotlinebot.Notification{Kind: hotlinebot.NotifyEscalation, To: to, TicketID: t.ID})
 		return n > 0, err
 	}
-	var fallbacks []string
-	toOffice := func(why string) {
-		fallbacks = append(fallbacks, why)
-		add(office, hotlinebot.NotifyEscalation, "热线办", why)
+	// fallbacks say in the history why the office was told instead; missing
+	// says it in the office's push.
+	var fallbacks, missing []string
+	toOffice := func(why, short string) {
+		if !slices.Contains(fallbacks, why) {
+			fallbacks = append(fallbacks, why)
+			missing = append(missing, short)
+		}
+		add(office, hotlinebot.NotifyEscalation, "热线办", "")
 	}
 	for _, aud := range audiences {
 		switch aud {
@@ -130,7 +142,7 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 					return "", err
 				}
 				if ok {
-					add(to, hotlinebot.NotifyOverdue, "承办人", overdueNote)
+					add(to, hotlinebot.NotifyOverdue, "承办人", say.overdue)
 					continue
 				}
 			}
@@ -140,9 +152,9 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 				return "", err
 			}
 			if ok {
-				add(to, hotlinebot.NotifyOverdue, dept+"承办人", overdueNote)
+				add(to, hotlinebot.NotifyOverdue, dept+"承办人", say.overdue)
 			} else {
-				toOffice(dept + "没有已绑定的承办人，改发热线办")
+				toOffice(dept+"没有已绑定的承办人，改发热线办", "单位无已绑定承办人")
 			}
 		case hotlinebot.AudienceDepartmentLeaders:
 			to := hotlinebot.Recipient{Audience: hotlinebot.AudienceDepartmentLeaders, Department: t.Department}
@@ -153,7 +165,7 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 			if ok {
 				add(to, hotlinebot.NotifyEscalation, dept+"领导", escalationNote)
 			} else {
-				toOffice(dept + "没有已绑定的领导，改发热线办")
+				toOffice(dept+"没有已绑定的领导，改发热线办", "单位无已绑定领导")
 			}
 		case hotlinebot.AudienceDistrictLeaders:
 			to := hotlinebot.Recipient{Audience: hotlinebot.AudienceDistrictLeaders}
@@ -164,7 +176,7 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 			if ok {
 				add(to, hotlinebot.NotifyEscalation, "区领导", escalationNote)
 			} else {
-				toOffice("没有已绑定的区领导，改发热线办")
+				toOffice("没有已绑定的区领导，改发热线办", "无已绑定的区领导")
 			}
 		case hotlinebot.AudienceOffice:
 			add(office, hotlinebot.NotifyEscalation, "热线办", escalationNote)
@@ -173,6 +185,10 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 	var told []string
 	for _, d := range plan {
 		if d.to == office {
+			d.note = escalationNote
+			if len(missing) > 0 {
+				d.note = say.what + "，" + strings.Join(missing, "，")
+			}
 			// The last resort: when even the office has nobody bound, the
 			// history says so (EnqueueTx logs it).
 			ok, err := reachable(office)
@@ -183,7 +199,7 @@ func (s *Scheduler) deliver(tx *storage.AlarmTx, due storage.DueTicket, audience
 				d.label += "（热线办无人可接收）"
 			}
 		}
-		n := hotlinebot.Notification{Kind: d.kind, To: d.to, TicketID: t.ID, Note: strings.Join(d.notes, "；")}
+		n := hotlinebot.Notification{Kind: d.kind, To: d.to, TicketID: t.ID, Note: d.note}
 		if _, err := tx.Enqueue(n, key); err != nil {
 			return "", err
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/storage"
@@ -75,17 +76,30 @@ func TestWalkThroughTheHolidayWithEveryStep(t *testing.T) {
 	w.until(at(2026, 10, 8, 9, 0), at(2026, 10, 22, 9, 0), time.Hour, moments...)
 	assertSent(t, w.got, want)
 
-	// The pushes say what happened.
+	// The pushes say what happened, within a template's thing field (20
+	// characters: a longer note is cut); the office, told instead of 南湖's
+	// leader, reads what happened and why it is told.
 	for _, r := range w.rows {
 		note := r.data(t).Note
+		if n := utf8.RuneCountInString(note); n > 20 {
+			t.Errorf("%s push %s: note %q has %d characters, a thing field takes 20", r.Kind, r.Key, note, n)
+		}
 		switch {
 		case r.Kind == "escalation" && *r.TicketID == b.ID && strings.HasPrefix(r.Key, "escalate:"+strconv.FormatInt(b.ID, 10)+":sign:"):
-			if !strings.Contains(note, "南湖街道办事处没有已绑定的领导，改发热线办") {
+			if note != "超过签收时限未签收，单位无已绑定领导" {
 				t.Errorf("B's missed 签收 to the office says %q", note)
 			}
 		case r.Kind == "escalation" && *r.TicketID == b.ID && strings.HasPrefix(r.Key, "escalate:"+strconv.FormatInt(b.ID, 10)+":0:"):
-			if !strings.Contains(note, "南湖街道办事处没有已绑定的领导，改发热线办") {
+			if note != "已超过办理时限未办结，单位无已绑定领导" {
 				t.Errorf("B's first step to the office says %q", note)
+			}
+		case r.Kind == "escalation" && strings.HasPrefix(r.Key, "escalate:") && strings.Contains(r.Key, ":sign:"):
+			if note != "超过签收时限未签收，请督促" {
+				t.Errorf("a missed 签收 to %s says %q", d.names[r.PersonID], note)
+			}
+		case r.Kind == "escalation":
+			if !strings.HasSuffix(note, "未办结，请督办") {
+				t.Errorf("a step to %s says %q", d.names[r.PersonID], note)
 			}
 		case r.Kind == "reminder" && strings.Contains(r.Key, ":sign:"):
 			if !strings.Contains(note, "前签收") {

@@ -185,6 +185,10 @@ func parseConfig(text string, getenv func(string) string) (*Config, error) {
 	var c Config
 	md, err := toml.Decode(text, &c)
 	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("toml: line %d: %s", parseErrorLine(text, pe.Position), pe.Message)
+		}
 		return nil, err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -207,6 +211,16 @@ func parseConfig(text string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// parseErrorLine is the line of a TOML syntax error's offset: the decoder
+// counts a line ended by the newline it stopped at ("[admin" without its
+// "]") as the next one.
+func parseErrorLine(text string, p toml.Position) int {
+	if p.Start <= 0 || p.Start >= len(text) {
+		return p.Line
+	}
+	return 1 + strings.Count(text[:p.Start], "\n")
 }
 
 // envKeys lists the scalar keys of the top-level sections, which the

@@ -49,6 +49,7 @@ func TestConfigRefusesBadValuesNamingTheKey(t *testing.T) {
 		{"bad public url", "[server]\npublic_url = \"hotline.example.gov.cn\"", "server.public_url"},
 		{"short aes key", "[wechat]\nencoding_aes_key = \"abc\"", "wechat.encoding_aes_key"},
 		{"wrong type", "[scheduler]\ntick = 30", "scheduler.tick"},
+		{"unclosed table names its own line", "[database]\nurl = \"x\"\n[admin\ntoken = \"t\"\n", "line 3:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,3 +98,47 @@ func TestDigestOncePerPersonAndDay(t *testing.T) {
 		t.Errorf("digest of 12-03 on demand: %+v", run)
 	}
 }
+
+// `hotlinebot digest --date D` for a past day sends that day's figures, as
+// of its end, the same as the page its push links to (GET /d/D shows a past
+// day as of its end): not today's open tickets under yesterday's date.
+func TestDigestOfAPastDayOnDemandShowsThatDay(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	now := at(2026, 12, 2, 8, 30)
+	o := standardOptions(storagetest.Calendar(t))
+	o.Clock = func() time.Time { return now }
+	sc := newScheduler(t, s, o)
+
+	p1 := d.create(t, "P1", "longshan", at(2026, 11, 30, 9, 0))                                                     // received the day before, open all of 12-01
+	d.act(t, p1, d.zhang, hotlinebot.Command{Action: hotlinebot.ActionComplete, Note: "已办"}, at(2026, 12, 2, 8, 0)) // done this morning
+	d.create(t, "P2", "longshan", at(2026, 12, 2, 8, 10))                                                           // received this morning:
+	d.create(t, "P3", "longshan", at(2026, 12, 2, 8, 20))                                                           // 2 open now, 1 on 12-01
+
+	day := at(2026, 12, 1, 0, 0)
+	before := lastOutboxID(t, s)
+	if _, err := sc.Digest(bg, day); err != nil {
+		t.Fatal(err)
+	}
+	thatDay, err := s.Digest(bg, day, at(2026, 12, 2, 0, 0), "longshan") // what /d/2026-12-01 shows
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thatDay.Open != 1 || thatDay.Received != 1 {
+		t.Fatalf("12-01's digest of 龙山 as of its end: %+v, want P1 received the day before and open", thatDay.DigestFigures)
+	}
+	var found bool
+	for _, r := range outboxAfter(t, s, before) {
+		if r.PersonID != d.lsLeader.ID {
+			continue
+		}
+		found = true
+		data := r.data(t)
+		if data.Date != "2026年12月01日" || data.Count != "1" || data.Note != scheduler.DigestLine(thatDay.DigestFigures) {
+			t.Errorf("赵主任's digest of 12-01 = %+v, want the figures of 12-01 (%q, 1 open)", data, scheduler.DigestLine(thatDay.DigestFigures))
+		}
+	}
+	if !found {
+		t.Fatal("no digest of 12-01 for 赵主任")
+	}
+}

@@ -189,7 +189,8 @@ type DigestRun struct {
 // queued, so that the replicas' cron jobs firing together compute it once.
 const DigestLockID = 0x686c62646967 // "hlbdig"
 
-// QueueDigest queues the digest of day as of now: one `digest` push per
+// QueueDigest queues the digest of day as of now (as of the day's end for a
+// past day, as its page shows it): one `digest` push per
 // leader and office member who can receive it (dedupe key
 // digest:<person>:<date>, so a person gets one per day however often this
 // runs), its data built by build from the person and the digest of their
@@ -204,6 +205,10 @@ func (s *Store) QueueDigest(ctx context.Context, day, now time.Time, once bool,
 	y, m, d := day.In(loc).Date()
 	run := DigestRun{Day: time.Date(y, m, d, 0, 0, 0, 0, loc)}
 	date := run.Day.Format(time.DateOnly)
+	asOf := now
+	if end := run.Day.AddDate(0, 0, 1); end.Before(now) {
+		asOf = end
+	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(DigestLockID)); err != nil {
 			return fmt.Errorf("storage: digest lock: %w", err)
@@ -237,7 +242,7 @@ func (s *Store) QueueDigest(ctx context.Context, day, now time.Time, once bool,
 			dg, ok := scopes[scope]
 			if !ok {
 				var err error
-				if dg, err = s.digest(ctx, tx, run.Day, now, scope); err != nil {
+				if dg, err = s.digest(ctx, tx, run.Day, asOf, scope); err != nil {
 					return err
 				}
 				scopes[scope] = dg

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Verb is what a chat message asks for (CONTRACT.md, "Chat commands").
@@ -376,10 +377,25 @@ func (s *scanner) days() (int, bool) {
 			end = uend
 		}
 	default:
-		return 0, false
+		// "3天需协调": the reason typed right after the unit.
+		u := dayUnitPrefix(unit)
+		if u == "" {
+			return 0, false
+		}
+		end = end - utf8.RuneCountInString(tok) + utf8.RuneCountInString(num) + utf8.RuneCountInString(u)
 	}
 	s.i = end
 	return n, true
+}
+
+// dayUnitPrefix is the unit of working days that unit starts with, or "".
+func dayUnitPrefix(unit string) string {
+	for _, u := range []string{"个工作日", "工作日", "天", "日"} {
+		if strings.HasPrefix(unit, u) {
+			return u
+		}
+	}
+	return ""
 }
 
 // isCodeToken reports whether tok is (part of) a bind code: ASCII letters,

@@ -54,6 +54,8 @@ func TestParse(t *testing.T) {
 		{"延期 37 两天 需协调", Command{Verb: VerbExtend, Ref: "#37", Days: 2, Text: "需协调"}},
 		{"延期 37 十二天 需协调", Command{Verb: VerbExtend, Ref: "#37", Days: 12, Text: "需协调"}},
 		{"延期 3天 需协调", Command{Verb: VerbExtend, Days: 3, Text: "需协调"}},
+		{"延期 37 3天需协调施工单位", Command{Verb: VerbExtend, Ref: "#37", Days: 3, Text: "需协调施工单位"}},
+		{"延期 3个工作日需协调", Command{Verb: VerbExtend, Days: 3, Text: "需协调"}},
 		{"延期 3 天 需协调", Command{Verb: VerbExtend, Days: 3, Text: "需协调"}},
 		{"延期 3 需协调", Command{Verb: VerbHelp, Topic: VerbExtend}},
 		{"延期 37 3天", Command{Verb: VerbHelp, Topic: VerbExtend}},

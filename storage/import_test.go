@@ -1,7 +1,9 @@
 package storage_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,19 @@ func TestImportHistory(t *testing.T) {
 	_, err = f.s.ImportTickets(ctx, []storage.NewTicket{{ExternalID: "H-3", Title: "t", Content: "c",
 		ReceivedAt: at(10, 20, 9, 0), CompletedAt: at(10, 19, 9, 0)}}, importer, t0, storage.ImportOptions{})
 	wantCode(t, err, hotlinebot.EINVALID, "completed_at")
+}
+
+// A dry run plans no pushes: the clerk checking a file is not told of pushes
+// that reach nobody, for tickets that will not be stored.
+func TestImportDryRunPlansNoPushes(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, storage.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rows := []storage.NewTicket{{ExternalID: "D-1", Title: "噪音", Content: "夜间施工", Department: "nanhu"}} // wang is unbound
+	res, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{DryRun: true})
+	if err != nil || res.Created != 1 {
+		t.Fatalf("dry run = %+v, %v", res, err)
+	}
+	if strings.Contains(logs.String(), "nobody") {
+		t.Fatalf("a dry run logged pushes:\n%s", logs.String())
+	}
 }

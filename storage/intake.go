@@ -292,7 +292,8 @@ func (s *Store) ImportTickets(ctx context.Context, rows []NewTicket, actor hotli
 		var created bool
 		if in.CompletedAt.IsZero() {
 			var n int
-			_, created, n, err = s.createTx(ctx, tx, in, routes[i], actor, now, opt.Quiet)
+			// A dry run plans no pushes: they would be rolled back anyway.
+			_, created, n, err = s.createTx(ctx, tx, in, routes[i], actor, now, opt.Quiet || opt.DryRun)
 			queued += n
 		} else {
 			created, err = s.createHistoryTx(ctx, tx, in, routes[i], actor, now)

@@ -70,6 +70,34 @@ func TestRunTicksAndHealthy(t *testing.T) {
 	}
 }
 
+// Ready goes by the scheduler's clock: ticks that completed within three
+// intervals keep it ready; past three, it is not.
+func TestHealthyAllowsThreeIntervals(t *testing.T) {
+	s := storagetest.NewStore(t)
+	o := standardOptions(storagetest.Calendar(t))
+	o.Tick = 20 * time.Millisecond
+	last := at(2026, 12, 2, 9, 0)
+	o.Clock = func() time.Time { return last } // every tick completes "at" 09:00
+	sc := newScheduler(t, s, o)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() { done <- sc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ticked(sc, last) {
+		if time.Now().After(deadline) {
+			t.Fatal("no tick within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sc.Healthy(last.Add(3 * o.Tick)); err != nil {
+		t.Errorf("three intervals after the last tick: %v, want ready", err)
+	}
+	if err := sc.Healthy(last.Add(3*o.Tick + time.Millisecond)); err == nil {
+		t.Error("past three intervals after the last tick: ready, want not")
+	}
+}
+
 // ticked reports whether a tick has completed: Healthy far past the start
 // fails with "last tick" once one did.
 func ticked(sc *scheduler.Scheduler, now time.Time) bool {

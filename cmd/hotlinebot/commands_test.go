@@ -300,6 +300,10 @@ func TestTicketCommands(t *testing.T) {
 	if len(events) < 2 || events[0].Action != "create" || events[0].Channel != "import" || events[len(events)-1].Action != "reveal" {
 		t.Errorf("events: %+v", events)
 	}
+	// As the API records it: a reveal changes no status.
+	if r := events[len(events)-1]; r.From != nil || r.Channel != "cli" {
+		t.Errorf("reveal event: %+v, want from_status null and channel cli", r)
+	}
 	c.fails(exitNotFound, "ticket", "show", "#999")
 
 	// The office dispatches the pending ticket (flags before the positional arguments too).

@@ -213,10 +213,11 @@ func (a *app) ticketShowCommand() *cobra.Command {
 				return err
 			}
 			now := a.now()
-			if reveal {
+			if reveal && t.CallerPhone != "" {
+				// Recorded as the API records it: no status change.
 				if _, err := st.RecordEvent(cmd.Context(), hotlinebot.Event{
 					TicketID: t.ID, At: now, Action: hotlinebot.ActionReveal, Channel: hotlinebot.ChannelCLI,
-					FromStatus: t.Status, ToStatus: t.Status, Note: "查看来电号码",
+					Note: "通过命令行查看来电人完整号码",
 				}); err != nil {
 					return err
 				}

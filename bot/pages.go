@@ -297,7 +297,7 @@ func pageCommands(t hotlinebot.Ticket, p hotlinebot.Person, now time.Time) []pag
 			add("进展 "+n+" 办理情况", "记录办理进展")
 			add("办结 "+n+" 办理结果", "写明办理结果；之后可发送现场照片作为材料")
 			if t.AssigneeID == p.ID && t.ExtensionDays == 0 && !t.DueAt.IsZero() && now.Before(t.DueAt) {
-				add("延期 "+n+" 3天 理由", "申请延长办理期限（工作日），由部门领导审批")
+				add("延期 "+n+" 3天 理由", "申请延长办理期限（工作日），由单位领导或热线办审批")
 			}
 			add("退回 "+n+" 理由", "不属本单位职责时申请退回，由热线办审核")
 		}
@@ -310,12 +310,12 @@ func pageCommands(t hotlinebot.Ticket, p hotlinebot.Person, now time.Time) []pag
 	if p.Role == hotlinebot.RoleOffice {
 		switch t.Status {
 		case hotlinebot.StatusPending:
-			add("派 "+n+" 部门", "派给一个部门（编码或名称）")
+			add("派 "+n+" 单位", "派给一个单位（名称或代码）")
 		case hotlinebot.StatusDispatched, hotlinebot.StatusAccepted:
-			add("派 "+n+" 部门", "改派给另一个部门")
+			add("派 "+n+" 单位", "改派给另一个单位")
 		case hotlinebot.StatusReturnRequested:
-			add("同意退回 "+n+" 部门", "同意退回，可同时改派给另一个部门")
-			add("驳回退回 "+n+" 理由", "驳回退回，原部门继续办理")
+			add("同意退回 "+n+" 单位", "同意退回，可同时改派给另一个单位；不写单位则回到待分派")
+			add("驳回退回 "+n+" 理由", "驳回退回，原单位继续办理")
 		}
 	}
 	add("查 "+n, "在公众号里查看工单摘要")

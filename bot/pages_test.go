@@ -135,8 +135,30 @@ func TestTicketPageMasksThePhoneForOthers(t *testing.T) {
 		}
 	}
 	_, body, _ := f.get(t, f.links.TicketURL(f.ticket.ID, f.office.ID, f.now))
-	if !strings.Contains(body, "派 "+itoa(f.ticket.ID)+" 部门") {
-		t.Error("the office is not offered 派")
+	if !strings.Contains(body, "派 "+itoa(f.ticket.ID)+" 单位") {
+		t.Error("the office is not offered 派 (with 单位, as the chat help writes it)")
+	}
+}
+
+// The page's commands say what the chat says: 单位, and who decides.
+func TestTicketPageCommandsSpeakLikeTheChat(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	handler := hotlinebot.Person{ID: 7, Role: hotlinebot.RoleHandler, Department: "longshan"}
+	tk := hotlinebot.Ticket{ID: 37, Status: hotlinebot.StatusAccepted, Department: "longshan", AssigneeID: 7, DueAt: now.Add(48 * time.Hour)}
+	var all []string
+	for _, c := range pageCommands(tk, handler, now) {
+		all = append(all, c.Text+" "+c.Help)
+	}
+	for _, c := range pageCommands(hotlinebot.Ticket{ID: 37, Status: hotlinebot.StatusReturnRequested, Department: "longshan"},
+		hotlinebot.Person{ID: 8, Role: hotlinebot.RoleOffice}, now) {
+		all = append(all, c.Text+" "+c.Help)
+	}
+	text := strings.Join(all, "\n")
+	if strings.Contains(text, "部门") {
+		t.Errorf("page commands say 部门 where the chat says 单位:\n%s", text)
+	}
+	if !strings.Contains(text, "由单位领导或热线办审批") {
+		t.Errorf("the 延期 command does not say who decides as the chat does:\n%s", text)
 	}
 }
 

@@ -142,3 +142,30 @@ func TestDigestOfAPastDayOnDemandShowsThatDay(t *testing.T) {
 		t.Fatal("no digest of 12-01 for 赵主任")
 	}
 }
+
+// A ticket the office closed yesterday without an outcome (a duplicate) left
+// the open ones: the digest counts it among those finished yesterday, as the
+// report counts closed tickets as completed, so the leader's figures add up.
+func TestDigestCountsATicketClosedYesterday(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	dup := d.create(t, "C1", "longshan", at(2026, 11, 30, 9, 0))
+	office := hotlinebot.Actor{Role: hotlinebot.RoleOffice, Channel: hotlinebot.ChannelCLI}
+	if _, err := s.Act(bg, dup.Ref(), office, hotlinebot.Command{Action: hotlinebot.ActionClose, Note: "重复工单"}, at(2026, 12, 1, 15, 0)); err != nil {
+		t.Fatal(err)
+	}
+	done := d.create(t, "C2", "longshan", at(2026, 11, 20, 9, 0)) // completed long ago, closed yesterday after the visit
+	d.act(t, done, d.zhang, hotlinebot.Command{Action: hotlinebot.ActionComplete, Note: "已办"}, at(2026, 11, 25, 9, 0))
+	if _, err := s.Act(bg, done.Ref(), office, hotlinebot.Command{Action: hotlinebot.ActionFollowUp, Result: hotlinebot.FollowUpSatisfied}, at(2026, 12, 1, 16, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dept := range []string{"", "longshan"} {
+		dg, err := s.Digest(bg, at(2026, 12, 2, 0, 0), at(2026, 12, 2, 8, 30), dept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dg.Completed != 1 || dg.Open != 0 {
+			t.Errorf("digest of 12-02 (%q): completed %d, open %d; want C1 closed yesterday (1), none open", dept, dg.Completed, dg.Open)
+		}
+	}
+}

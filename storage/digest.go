@@ -18,7 +18,7 @@ import (
 // department.
 type DigestFigures struct {
 	Received  int `db:"received" json:"received"`   // tickets received the day before
-	Completed int `db:"completed" json:"completed"` // tickets completed the day before
+	Completed int `db:"completed" json:"completed"` // tickets completed (or closed) the day before
 	Open      int `db:"open" json:"open"`           // not yet completed, as of AsOf
 	DueToday  int `db:"due_today" json:"due_today"` // open, with the 办理 deadline on the day
 	Overdue   int `db:"overdue" json:"overdue"`     // open past the 办理 deadline, as of AsOf
@@ -113,17 +113,19 @@ func (s *Store) digest(ctx context.Context, q sqlx.QueryerContext, day, asOf tim
 	// One pass over the tickets per department ($1 yesterday, $2 the day's
 	// start, $3 its end, $4 the month's start, $5 asOf), the follow-ups
 	// counted from their events so that every visit counts, not only the latest.
+	// Completed is as the report counts it: completed, or closed by the
+	// office without an outcome (a duplicate), when it left the open ones.
 	var lines []DepartmentDigest
 	err := sqlx.SelectContext(ctx, q, &lines,
 		`WITH per AS (
 		   SELECT t.department_id,
 		     count(*) FILTER (WHERE t.received_at >= $1 AND t.received_at < $2) AS received,
-		     count(*) FILTER (WHERE t.completed_at >= $1 AND t.completed_at < $2) AS completed,
+		     count(*) FILTER (WHERE coalesce(t.completed_at, t.closed_at) >= $1 AND coalesce(t.completed_at, t.closed_at) < $2) AS completed,
 		     count(*) FILTER (WHERE `+digestOpen("$5")+`) AS open,
 		     count(*) FILTER (WHERE `+digestOpen("$5")+` AND t.due_at >= $2 AND t.due_at < $3) AS due_today,
 		     count(*) FILTER (WHERE `+digestOpen("$5")+` AND t.due_at < $5) AS overdue
 		   FROM tickets t
-		   WHERE t.received_at <= $5 AND (t.completed_at IS NULL OR t.completed_at >= $1)
+		   WHERE t.received_at <= $5 AND (coalesce(t.completed_at, t.closed_at) IS NULL OR coalesce(t.completed_at, t.closed_at) >= $1)
 		   GROUP BY t.department_id
 		 ), visits AS (
 		   SELECT t.department_id, count(*) AS followups,

@@ -881,3 +881,20 @@ func TestRefusedShowIsRecordedWithTheMessage(t *testing.T) {
 		t.Errorf("refused events after the rollback = %+v, want none", evs)
 	}
 }
+
+// Replies read as written Chinese: a cut title ends in "…" without the comma
+// before it, and no space stands between 」 and the words after it.
+func TestRepliesReadAsChinese(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("YY1", "龙山路与解放路交叉口有人长期占道经营，影响通行", "longshan")
+	n := fmt.Sprint(tk.ID)
+	for _, text := range []string{"签收 " + n, "进展 " + n + " 已联系来电人", "延期 " + n + " 3天 需协调"} {
+		reply := c.say(u, text)
+		if strings.Contains(reply, "，…") || strings.Contains(reply, "」 ") {
+			t.Errorf("%s = %q", text, reply)
+		}
+		wantContains(t, text, reply, tk.Ref()+"「龙山路与解放路交叉口有人长期占道经营…」")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hotlinebot/hotlinebot"
@@ -184,13 +185,13 @@ func (b *Bot) done(t *turn, c Command, cmd hotlinebot.Command, before, after hot
 		return fmt.Sprintf("已签收 %s，办理时限 %s。\n办完后请发送「办结 %d 办理结果」；也可发送「进展 %d 内容」「延期 %d 3天 原因」「退回 %d 原因」。",
 			named, due, after.ID, after.ID, after.ID, after.ID), nil
 	case hotlinebot.ActionProgress:
-		return fmt.Sprintf("已记录 %s 的进展，办理时限 %s。10 分钟内发送的现场照片会作为办理材料保存。", named, due), nil
+		return fmt.Sprintf("已记录 %s的进展，办理时限 %s。10 分钟内发送的现场照片会作为办理材料保存。", named, due), nil
 	case hotlinebot.ActionComplete:
 		return fmt.Sprintf("%s已办结，办理结果已记录，热线办将回访来电人。10 分钟内发送的现场照片会作为办理材料保存。", named), nil
 	case hotlinebot.ActionRequestReturn:
 		return fmt.Sprintf("已申请退回 %s，等待热线办审核，结果会推送给您。审核前工单仍由本单位负责。", named), nil
 	case hotlinebot.ActionRequestExtension:
-		return fmt.Sprintf("已申请将 %s 延期 %d 个工作日，等待单位领导或热线办审批，结果会推送给您。批准前办理时限仍为 %s。",
+		return fmt.Sprintf("已申请将 %s延期 %d 个工作日，等待单位领导或热线办审批，结果会推送给您。批准前办理时限仍为 %s。",
 			named, cmd.Days, due), nil
 	case hotlinebot.ActionApproveExtension:
 		return fmt.Sprintf("已同意 %s 延期 %d 个工作日，新的办理时限 %s，已通知申请人。", ref, before.ExtensionDays, due), nil
@@ -436,8 +437,11 @@ func short(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	// "…交叉口有人长期占道经营…", not "…占道经营，…".
+	head := strings.TrimRightFunc(string([]rune(s)[:n-1]), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r)
+	})
+	return head + "…"
 }
 
 // mayView reports whether p may see the ticket: its department's people, its

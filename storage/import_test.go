@@ -156,3 +156,30 @@ func TestImportDryRunPlansNoPushes(t *testing.T) {
 		t.Fatalf("a dry run logged pushes:\n%s", logs.String())
 	}
 }
+
+// Re-importing a file or retrying an intake uses up no ticket number: the
+// next new ticket gets the number after the last one.
+func TestRepeatedIntakeUsesNoTicketNumber(t *testing.T) {
+	f := newFixture(t)
+	rows := []storage.NewTicket{
+		{ExternalID: "R-1", Title: "路灯不亮", Content: "路灯坏了", Department: "longshan"},
+		{ExternalID: "R-2", Title: "噪音", Content: "夜间施工", Department: "nanhu",
+			ReceivedAt: at(10, 9, 9, 0), CompletedAt: at(10, 10, 9, 0), Outcome: "已处理"},
+	}
+	for range 3 {
+		if _, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{Quiet: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.s.CreateTicket(ctx, rows[0], importer, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := f.s.Ticket(ctx, "R-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := f.create(t, storage.NewTicket{ExternalID: "R-3", Department: "longshan"})
+	if next.ID != last.ID+1 {
+		t.Fatalf("new ticket after repeats is %s, want #%d", next.Ref(), last.ID+1)
+	}
+}

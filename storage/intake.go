@@ -169,6 +169,17 @@ func (s *Store) CreateTicket(ctx context.Context, in NewTicket, actor hotlinebot
 	return ticketIn(t, s.location()), true, nil
 }
 
+// externalIDStored reports whether a ticket with this external_id exists, so
+// that a repeated intake is answered before an INSERT would use up a ticket
+// number (the ON CONFLICT below still settles two callers racing).
+func externalIDStored(ctx context.Context, tx *sqlx.Tx, externalID string) (bool, error) {
+	var stored bool
+	if err := tx.GetContext(ctx, &stored, `SELECT EXISTS (SELECT 1 FROM tickets WHERE external_id = $1)`, externalID); err != nil {
+		return false, fmt.Errorf("storage: look up ticket %s: %w", externalID, err)
+	}
+	return stored, nil
+}
+
 // createTx inserts a live ticket (ON CONFLICT on external_id: created=false,
 // nothing written), records `create`, and dispatches it through Apply when
 // routing found a department.
@@ -192,6 +203,9 @@ func (s *Store) createTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routi
 	if r.department == "" && !in.DueAt.IsZero() {
 		// The city's deadline holds while the ticket waits for the office.
 		t.DueAt, t.OriginalDueAt = in.DueAt, in.DueAt
+	}
+	if stored, err := externalIDStored(ctx, tx, t.ExternalID); err != nil || stored {
+		return t, false, 0, err
 	}
 	var ids []int64
 	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (external_id, title, content, category, area, address,
@@ -356,6 +370,9 @@ func (s *Store) createHistoryTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, 
 	t.OriginalDueAt = t.DueAt
 	if t.FollowUpResult.Satisfied() {
 		t.Status, t.ClosedAt = hotlinebot.StatusClosed, t.FollowUpAt
+	}
+	if stored, err := externalIDStored(ctx, tx, t.ExternalID); err != nil || stored {
+		return false, err
 	}
 	var ids []int64
 	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (external_id, title, content, category, area, address,

@@ -118,26 +118,26 @@ type digestOverdue struct {
 	Link                         template.URL
 }
 
-// digestChart is the inline SVG bar chart: per department, a bar of open
-// tickets and, over it, the overdue part.
+// digestChart is the inline SVG bar chart: per department, its name on a
+// line of its own (names such as 区人力资源和社会保障局 are long for a phone)
+// and under it a bar of open tickets with, over it, the overdue part.
 type digestChart struct {
 	Width, Height int
 	Bars          []digestBar
 }
 
 type digestBar struct {
-	Name                  string
-	Y, TextY, BarY        int
-	OpenW, OverdueW       int
-	Open, Overdue, LabelX int
-	OpenLabelX            int
+	Name                 string
+	NameY, BarY, FigureY int
+	OpenW, OverdueW      int
+	Open, Overdue        int
+	FigureX              int
 }
 
 const (
-	chartWidth  = 400
-	chartLabelW = 110 // the department's name
-	chartBarW   = 200 // the longest bar
-	chartRow    = 34
+	chartWidth = 400
+	chartBarW  = 280 // the longest bar; its figures ("128（超期 37）") fit beside it
+	chartRow   = 44
 )
 
 func (dp *digestPage) view(dg storage.Digest, viewer hotlinebot.Person, now time.Time) digestView {
@@ -176,13 +176,13 @@ func chart(lines []storage.DepartmentDigest) digestChart {
 	for _, l := range lines {
 		most = max(most, l.Open, l.Overdue)
 	}
-	c := digestChart{Width: chartWidth, Height: chartRow*len(lines) + 8}
+	c := digestChart{Width: chartWidth, Height: chartRow*len(lines) + 4}
 	for i, l := range lines {
 		y := 4 + i*chartRow
 		b := digestBar{
-			Name: l.Name, Y: y, TextY: y + 19, BarY: y + 6,
+			Name: l.Name, NameY: y + 13, BarY: y + 19, FigureY: y + 32,
 			OpenW: l.Open * chartBarW / most, OverdueW: l.Overdue * chartBarW / most,
-			Open: l.Open, Overdue: l.Overdue, LabelX: chartLabelW,
+			Open: l.Open, Overdue: l.Overdue,
 		}
 		if l.Open > 0 && b.OpenW < 2 {
 			b.OpenW = 2
@@ -190,7 +190,7 @@ func chart(lines []storage.DepartmentDigest) digestChart {
 		if l.Overdue > 0 && b.OverdueW < 2 {
 			b.OverdueW = 2
 		}
-		b.OpenLabelX = chartLabelW + b.OpenW + 4
+		b.FigureX = b.OpenW + 6
 		c.Bars = append(c.Bars, b)
 	}
 	return c
@@ -231,10 +231,10 @@ var digestTemplate = template.Must(template.New("digest").Parse(`
 <h2>各单位在办与超期</h2>
 <svg viewBox="0 0 {{.Chart.Width}} {{.Chart.Height}}" width="100%" role="img" aria-label="各单位在办与超期工单数">
 {{range .Chart.Bars}}<g>
-<text x="{{.LabelX}}" y="{{.TextY}}" text-anchor="end" dx="-6" font-size="13" fill="#1f2329">{{.Name}}</text>
-<rect x="{{.LabelX}}" y="{{.BarY}}" width="{{.OpenW}}" height="18" rx="3" fill="#1456f0" fill-opacity="0.25"><title>在办 {{.Open}}</title></rect>
-<rect x="{{.LabelX}}" y="{{.BarY}}" width="{{.OverdueW}}" height="18" rx="3" fill="#d83931"><title>超期 {{.Overdue}}</title></rect>
-<text x="{{.OpenLabelX}}" y="{{.TextY}}" font-size="12" fill="#646a73">{{.Open}}{{if .Overdue}}（超期 {{.Overdue}}）{{end}}</text>
+<text x="0" y="{{.NameY}}" font-size="13" fill="#1f2329">{{.Name}}</text>
+<rect x="0" y="{{.BarY}}" width="{{.OpenW}}" height="17" rx="3" fill="#1456f0" fill-opacity="0.25"><title>在办 {{.Open}}</title></rect>
+<rect x="0" y="{{.BarY}}" width="{{.OverdueW}}" height="17" rx="3" fill="#d83931"><title>超期 {{.Overdue}}</title></rect>
+<text x="{{.FigureX}}" y="{{.FigureY}}" font-size="12" fill="#646a73">{{.Open}}{{if .Overdue}}（超期 {{.Overdue}}）{{end}}</text>
 </g>
 {{end}}</svg>
 <p class="muted"><span style="color:#1456f0">■</span> 在办 <span style="color:#d83931">■</span> 其中超期</p>

@@ -898,3 +898,15 @@ func TestRepliesReadAsChinese(t *testing.T) {
 		wantContains(t, text, reply, tk.Ref()+"「龙山路与解放路交叉口有人长期占道经营…」")
 	}
 }
+
+// A command without a ref, with no ticket it could mean, says so once.
+func TestNothingToActOnReadsWell(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	for _, text := range []string{"进展 已到现场", "延期 3天 需协调"} {
+		if got, want := c.say(u, text), "您目前没有在办的工单。"; !strings.HasPrefix(got, want) {
+			t.Errorf("%s = %q, want %q…", text, got, want)
+		}
+	}
+}

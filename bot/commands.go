@@ -40,10 +40,10 @@ var verbAction = map[Verb]struct {
 	none   string // 您目前没有待签收的工单
 }{
 	VerbAccept:           {hotlinebot.ActionAccept, "签收", "待签收"},
-	VerbProgress:         {hotlinebot.ActionProgress, "填写进展", "您在办"},
+	VerbProgress:         {hotlinebot.ActionProgress, "填写进展", "在办"},
 	VerbComplete:         {hotlinebot.ActionComplete, "办结", "可办结"},
 	VerbReturn:           {hotlinebot.ActionRequestReturn, "申请退回", "可退回"},
-	VerbExtend:           {hotlinebot.ActionRequestExtension, "申请延期", "您在办"},
+	VerbExtend:           {hotlinebot.ActionRequestExtension, "申请延期", "在办"},
 	VerbApproveExtension: {hotlinebot.ActionApproveExtension, "同意延期", "待审批延期"},
 	VerbRejectExtension:  {hotlinebot.ActionRejectExtension, "驳回延期", "待审批延期"},
 	VerbApproveReturn:    {hotlinebot.ActionApproveReturn, "同意退回", "待审退回"},

@@ -91,3 +91,36 @@ func TestDigestChartKeepsLongNamesInside(t *testing.T) {
 		t.Errorf("%d department names in the chart, want %d", names, len(dg.Departments))
 	}
 }
+
+// The district's table gives each department the same figures as the top of
+// the page, this month's satisfaction included.
+func TestDigestTableShowsEachDepartmentsSatisfaction(t *testing.T) {
+	dp := &digestPage{PagesOptions{Location: storagetest.Shanghai}}
+	day := storagetest.At(2026, 12, 2, 0, 0)
+	dg := storage.Digest{Day: day, AsOf: day.Add(9 * time.Hour),
+		DigestFigures: storage.DigestFigures{Open: 5, FollowUps: 4, Satisfied: 3},
+		Departments: []storage.DepartmentDigest{
+			{Code: "longshan", Name: "龙山管理处", DigestFigures: storage.DigestFigures{Open: 4, FollowUps: 3, Satisfied: 3}},
+			{Code: "nanhu", Name: "南湖街道办事处", DigestFigures: storage.DigestFigures{Open: 1, FollowUps: 1, Satisfied: 0}},
+			{Code: "qiusuo", Name: "求索街道办事处"},
+		}}
+	var b bytes.Buffer
+	if err := digestTemplate.Execute(&b, dp.view(dg, hotlinebot.Person{ID: 1, Role: hotlinebot.RoleOffice}, day)); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !strings.Contains(page, "<th>满意率</th>") {
+		t.Errorf("the table has no 满意率 column:\n%s", page)
+	}
+	for code, want := range map[string]string{"longshan": "100.00%", "nanhu": "0.00%", "qiusuo": "—"} {
+		i := strings.Index(page, `data-department="`+code+`"`)
+		if i < 0 {
+			t.Errorf("no line for %s", code)
+			continue
+		}
+		row := page[i : i+strings.Index(page[i:], "</tr>")]
+		if !strings.Contains(row, "<td>"+want+"</td>") {
+			t.Errorf("%s's line %q lacks its satisfaction %s", code, row, want)
+		}
+	}
+}

@@ -158,7 +158,7 @@ func (dp *digestPage) view(dg storage.Digest, viewer hotlinebot.Person, now time
 		lines = []storage.DepartmentDigest{{Code: dg.Department, Name: dg.DepartmentName, DigestFigures: dg.DigestFigures}}
 	}
 	for _, l := range lines {
-		v.Lines = append(v.Lines, digestLine{DepartmentDigest: l, Satisfaction: satisfaction(l.DigestFigures)})
+		v.Lines = append(v.Lines, digestLine{DepartmentDigest: l, Satisfaction: rateCell(l.DigestFigures)})
 	}
 	for _, o := range dg.Oldest {
 		item := digestOverdue{Ref: o.Ref(), Title: o.Title, Department: o.DepartmentName, Late: lateBy(dg.AsOf.Sub(o.DueAt))}
@@ -203,6 +203,15 @@ func satisfaction(f storage.DigestFigures) string {
 	return fmt.Sprintf("%.2f%%（%d/%d）", 100*f.SatisfactionRate(), f.Satisfied, f.FollowUps)
 }
 
+// rateCell is a department's satisfaction in the district's table: "95.45%",
+// "—" without follow-ups.
+func rateCell(f storage.DigestFigures) string {
+	if f.FollowUps == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f%%", 100*f.SatisfactionRate())
+}
+
 // lateBy says how long a ticket is overdue: "3天", "5小时", "不到1小时".
 func lateBy(d time.Duration) string {
 	switch {
@@ -242,9 +251,9 @@ var digestTemplate = template.Must(template.New("digest").Parse(`
 {{if .District}}<div class="card">
 <h2>各单位</h2>
 <table class="lines" style="width:100%;border-collapse:collapse;font-size:14px">
-<tr style="color:#646a73;text-align:right"><th style="text-align:left">单位</th><th>昨收</th><th>昨结</th><th>在办</th><th>今到期</th><th>超期</th></tr>
+<tr style="color:#646a73;text-align:right"><th style="text-align:left">单位</th><th>昨收</th><th>昨结</th><th>在办</th><th>今到期</th><th>超期</th><th>满意率</th></tr>
 {{range .Lines}}<tr style="text-align:right;border-top:1px solid #e5e6eb" data-department="{{.Code}}">
-<td style="text-align:left">{{.Name}}</td><td>{{.Received}}</td><td>{{.Completed}}</td><td>{{.Open}}</td><td>{{.DueToday}}</td><td{{if .Overdue}} class="bad"{{end}}>{{.Overdue}}</td>
+<td style="text-align:left">{{.Name}}</td><td>{{.Received}}</td><td>{{.Completed}}</td><td>{{.Open}}</td><td>{{.DueToday}}</td><td{{if .Overdue}} class="bad"{{end}}>{{.Overdue}}</td><td>{{.Satisfaction}}</td>
 </tr>
 {{end}}</table>
 </div>{{end}}

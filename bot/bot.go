@@ -272,6 +272,13 @@ func (b *Bot) handle(t *turn) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !p.Reachable {
+		// Only a follower can write to the account: a follow we missed
+		// (its callback came while the database was down) shows here.
+		if p, err = b.store.MarkReachableTx(t.ctx, t.tx, t.openid, t.now); err != nil {
+			return "", err
+		}
+	}
 	switch msg.MsgType {
 	case message.MsgTypeText:
 		c := Parse(string(msg.Content))

@@ -910,3 +910,21 @@ func TestNothingToActOnReadsWell(t *testing.T) {
 		}
 	}
 }
+
+// Only followers can write to the account: a bound person marked unreachable
+// (a follow lost while the database was down, a 43004 misread) who writes is
+// reachable again.
+func TestWritingMakesAPersonReachableAgain(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	zhang := c.person("张三", hotlinebot.RoleHandler, "longshan")
+	u := c.bound(zhang, "o-zhang")
+	if _, err := c.store.MarkUnreachable(c.ctx, "o-zhang", c.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(time.Minute)
+	wantContains(t, "待办", c.say(u, "待办"), "待办")
+	if p, _ := c.store.Person(c.ctx, zhang.ID); !p.Reachable {
+		t.Error("张三 wrote to the account but is still unreachable")
+	}
+}

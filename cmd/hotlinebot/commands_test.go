@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/hotlinebot/hotlinebot/bot/wechatsim"
 )
 
 func TestUsageAndHelp(t *testing.T) {
@@ -323,4 +327,40 @@ func TestTicketCommands(t *testing.T) {
 		t.Errorf("followup: %+v", one)
 	}
 	c.fails(exitConflict, "followup", routed.Ref, "--result", "satisfied")
+}
+
+// With the 公众号 configured, user bind-code gives the bind QR code too, as
+// POST /api/v1/users/{id}/bind-code does; without it, the code alone.
+func TestBindCodeQR(t *testing.T) {
+	c := newCLI(t)
+	c.ok("dept", "add", "--code", "longshan", "--name", "龙山管理处")
+	c.ok("user", "add", "--name", "李娜", "--role", "handler", "--dept", "longshan")
+	var bc struct {
+		Code    string  `json:"code"`
+		QRScene string  `json:"qr_scene"`
+		QRURL   *string `json:"qr_url"`
+	}
+	c.json(&bc, "user", "bind-code", "1")
+	if bc.QRURL == nil || *bc.QRURL != "" {
+		t.Fatalf("without WeChat: qr_url %v, want \"\"", bc.QRURL)
+	}
+
+	wx := wechatsim.New(wechatsim.Options{AppID: "wxcli0000000000", AppSecret: "cli-secret", Token: "cli-token"})
+	srv := httptest.NewServer(wx)
+	defer srv.Close()
+	c.env["HOTLINEBOT_WECHAT_APP_ID"] = "wxcli0000000000"
+	c.env["HOTLINEBOT_WECHAT_APP_SECRET"] = "cli-secret"
+	c.env["HOTLINEBOT_WECHAT_TOKEN"] = "cli-token"
+	c.env["HOTLINEBOT_WECHAT_API_BASE_URL"] = srv.URL
+	c.json(&bc, "user", "bind-code", "1")
+	qrs := wx.QRCodes()
+	if len(qrs) != 1 || qrs[0].SceneStr != "bind:"+bc.Code || bc.QRScene != qrs[0].SceneStr {
+		t.Fatalf("QR codes asked for: %+v (code %s)", qrs, bc.Code)
+	}
+	if bc.QRURL == nil || *bc.QRURL == "" || !strings.Contains(*bc.QRURL, url.QueryEscape(qrs[0].Ticket)) {
+		t.Errorf("qr_url = %v, want the image of ticket %s", bc.QRURL, qrs[0].Ticket)
+	}
+	if out := c.ok("user", "bind-code", "1"); !strings.Contains(out, "扫描绑定二维码") || !strings.Contains(out, "showqrcode") {
+		t.Errorf("bind-code text:\n%s", out)
+	}
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/bot"
 	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/spf13/cobra"
 )
@@ -231,13 +235,39 @@ func (a *app) userUnbindCommand() *cobra.Command {
 		})
 }
 
-// bindCodeJSON is `user bind-code -o json`: the API's shape without qr_url,
-// which needs WeChat and so only serve can make.
+// bindCodeJSON is `user bind-code -o json`: the API's shape, with the person.
 type bindCodeJSON struct {
 	Person    int64  `json:"person"`
 	Code      string `json:"code"`
 	ExpiresAt string `json:"expires_at"`
 	QRScene   string `json:"qr_scene"`
+	QRURL     string `json:"qr_url"` // "" when WeChat is not configured or could not make it
+}
+
+// bindQR asks WeChat for the bind QR code of scene when the config has the
+// WeChat credentials, as serve does for POST /api/v1/users/{id}/bind-code
+// (the access token is shared through the database); "" when it cannot.
+func (a *app) bindQR(ctx context.Context, st *storage.Store, cfg *Config, scene string, expires time.Time) string {
+	w := cfg.WeChat
+	if w.AppID == "" || w.AppSecret == "" || w.Token == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	wc, err := bot.NewWeChat(bot.WeChatConfig{
+		AppID: w.AppID, AppSecret: w.AppSecret, Token: w.Token, EncodingAESKey: w.EncodingAESKey,
+		APIBaseURL: w.APIBaseURL, Cache: st.TokenCache(a.now), Logger: a.logger(slog.LevelError),
+	})
+	var u string
+	if err == nil {
+		u, err = wc.BindQR(ctx, scene, expires.Sub(a.now()))
+	}
+	if err != nil {
+		// The code stands without its QR code: the person can still send it.
+		fmt.Fprintln(a.stderr, "hotlinebot: 微信未能生成绑定二维码，请让本人在公众号中发送绑定码")
+		return ""
+	}
+	return u
 }
 
 func (a *app) userBindCodeCommand() *cobra.Command {
@@ -246,8 +276,8 @@ func (a *app) userBindCodeCommand() *cobra.Command {
 		Short: "生成一次性绑定码（7 天内有效）",
 		Long: `为人员生成一次性绑定码，7 天内有效；之前未用的绑定码随即作废。本人在公众号里发送「绑定 <绑定码>」即完成绑定。
 
-绑定二维码的场景值是 bind:<绑定码>。二维码图片要向微信申请，只有运行中的 serve 能生成：
-用 HTTP 接口 POST /api/v1/users/{id}/bind-code，返回的 qr_url 即二维码图片。`,
+配置了微信公众号（wechat.app_id、app_secret、token）时，同时向微信申请绑定二维码（场景值 bind:<绑定码>），
+输出二维码图片的链接，本人用微信扫码即可绑定；申请不成也不影响绑定码。`,
 		Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := personID(args[0])
@@ -262,15 +292,20 @@ func (a *app) userBindCodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			qr := a.bindQR(cmd.Context(), st, cfg, bc.Scene, bc.ExpiresAt)
 			if a.jsonOutput() {
 				return a.printJSON(bindCodeJSON{
-					Person: bc.PersonID, Code: bc.Code, QRScene: bc.Scene,
+					Person: bc.PersonID, Code: bc.Code, QRScene: bc.Scene, QRURL: qr,
 					ExpiresAt: bc.ExpiresAt.In(cfg.Location()).Format(time.RFC3339),
 				})
 			}
 			a.printf("绑定码：%s（有效至 %s，只能使用一次）\n", bc.Code, a.timeText(bc.ExpiresAt))
 			a.printf("请本人在公众号中发送：绑定 %s\n", bc.Code)
-			a.printf("二维码场景值：%s（二维码图片由运行中的 serve 生成，见 hotlinebot user bind-code --help）\n", bc.Scene)
+			if qr != "" {
+				a.printf("或用微信扫描绑定二维码：%s\n", qr)
+			} else if w := cfg.WeChat; w.AppID == "" || w.AppSecret == "" || w.Token == "" {
+				a.printf("二维码场景值：%s（配置了微信公众号时，这里会给出二维码图片的链接）\n", bc.Scene)
+			}
 			return nil
 		},
 	}

@@ -317,6 +317,63 @@ func BenchmarkCallback(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "replies/s")
 	})
+	handlers, err := c.store.ListPeople(ctx, storage.PeopleFilter{Role: hotlinebot.RoleHandler, Limit: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, burst := range []int{32, 100} {
+		b.Run(fmt.Sprintf("todo-burst-%d", burst), func(b *testing.B) { todoBurst(b, c, handlers, burst) })
+	}
+}
+
+// todoBurst has n callbacks arrive at the same moment, once per op: 待办 from
+// the district's handlers in turn (32 of them, so some send two or more at
+// once, as WeChat delivers them). From 20 on, more callbacks are in flight
+// than the store's pool has connections. busy/op counts the replies that were
+// the busy answer instead of the list.
+func todoBurst(b *testing.B, c *benchChat, handlers []hotlinebot.Person, n int) {
+	var users []*wechatsim.User
+	for i := 0; len(users) < n; i++ {
+		if p := handlers[i%len(handlers)]; p.OpenID != "" {
+			users = append(users, c.sim.User(p.OpenID))
+		}
+	}
+	var l latencies
+	busy, ops := 0, 0
+	for b.Loop() {
+		ops++
+		type answer struct {
+			d     time.Duration
+			reply string
+			err   error
+		}
+		answers := make(chan answer, len(users))
+		start := make(chan struct{})
+		for _, u := range users {
+			go func() {
+				<-start
+				t0 := time.Now()
+				reply, status, err := u.Say("待办")
+				if err == nil && status != http.StatusOK {
+					err = fmt.Errorf("status %d", status)
+				}
+				answers <- answer{time.Since(t0), reply, err}
+			}()
+		}
+		close(start)
+		for range users {
+			a := <-answers
+			if a.err != nil {
+				b.Fatal(a.err)
+			}
+			if a.reply == replyBusy {
+				busy++
+			}
+			l = append(l, a.d)
+		}
+	}
+	l.report(b)
+	b.ReportMetric(float64(busy)/float64(ops), "busy/op")
 }
 
 // BenchmarkParse is the chat parser on the messages handlers type.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/storage"
@@ -91,11 +92,26 @@ func (s *Scheduler) digestData(p hotlinebot.Person, d storage.Digest) hotlinebot
 }
 
 // DigestLine is the digest in one short line, the most urgent first:
-// "超期2 在办40 今日到期3 昨收12 昨结9 满意率95%".
+// "超期2 在办40 今日到期3 昨收12". It goes into a template's thing field (20
+// characters), so it keeps the figures that fit, whole, rather than have
+// the sender cut a number in half; the page has them all.
 func DigestLine(f storage.DigestFigures) string {
-	line := fmt.Sprintf("超期%d 在办%d 今日到期%d 昨收%d 昨结%d", f.Overdue, f.Open, f.DueToday, f.Received, f.Completed)
+	items := []string{
+		fmt.Sprintf("超期%d", f.Overdue), fmt.Sprintf("在办%d", f.Open), fmt.Sprintf("今日到期%d", f.DueToday),
+		fmt.Sprintf("昨收%d", f.Received), fmt.Sprintf("昨结%d", f.Completed),
+	}
 	if f.FollowUps > 0 {
-		line += fmt.Sprintf(" 满意率%.0f%%", 100*f.SatisfactionRate())
+		items = append(items, fmt.Sprintf("满意率%.0f%%", 100*f.SatisfactionRate()))
+	}
+	line := items[0]
+	for _, it := range items[1:] {
+		if utf8.RuneCountInString(line)+1+utf8.RuneCountInString(it) > digestLineMax {
+			break
+		}
+		line += " " + it
 	}
 	return line
 }
+
+// digestLineMax is how long a thing field's value may be.
+const digestLineMax = 20

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/scheduler"
@@ -166,6 +167,28 @@ func TestDigestCountsATicketClosedYesterday(t *testing.T) {
 		}
 		if dg.Completed != 1 || dg.Open != 0 {
 			t.Errorf("digest of 12-02 (%q): completed %d, open %d; want C1 closed yesterday (1), none open", dept, dg.Completed, dg.Open)
+		}
+	}
+}
+
+// The digest push's note goes into a template's thing field, 20 characters:
+// a longer one is cut, which could cut a number ("昨收12…" for 123). The
+// line keeps the figures that fit, whole, the most urgent first.
+func TestDigestLineFitsAThingField(t *testing.T) {
+	for _, c := range []struct {
+		f    storage.DigestFigures
+		want string
+	}{
+		{storage.DigestFigures{Overdue: 2, Open: 40, DueToday: 3, Received: 123, Completed: 9, FollowUps: 20, Satisfied: 19}, "超期2 在办40 今日到期3 昨收123"},
+		{storage.DigestFigures{Overdue: 0, Open: 4, DueToday: 1, Received: 2, Completed: 1, FollowUps: 2, Satisfied: 2}, "超期0 在办4 今日到期1 昨收2"},
+		{storage.DigestFigures{Overdue: 12, Open: 140, DueToday: 13, Received: 22, Completed: 19}, "超期12 在办140 今日到期13"},
+	} {
+		got := scheduler.DigestLine(c.f)
+		if got != c.want {
+			t.Errorf("DigestLine(%+v) = %q, want %q", c.f, got, c.want)
+		}
+		if n := utf8.RuneCountInString(got); n > 20 {
+			t.Errorf("%q has %d characters, a thing field takes 20", got, n)
 		}
 	}
 }

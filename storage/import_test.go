@@ -128,6 +128,9 @@ func TestImportHistory(t *testing.T) {
 		evs[3].ToStatus != hotlinebot.StatusClosed {
 		t.Fatalf("H-1 event times = %+v", evs)
 	}
+	if evs[1].Note != "龙山管理处" {
+		t.Errorf("H-1 dispatch note = %q, want the department's name, as a live dispatch writes it", evs[1].Note)
+	}
 	// 不满意 on a history row reopens nothing; an explicit due_at is kept.
 	h2, _ := f.s.Ticket(ctx, "H-2")
 	if h2.Status != hotlinebot.StatusCompleted || h2.ReopenCount != 0 || !h2.DueAt.Equal(at(10, 28, 18, 0)) ||

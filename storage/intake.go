@@ -409,7 +409,12 @@ func (s *Store) createHistoryTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, 
 	}
 	last := hotlinebot.StatusPending
 	if t.Department != "" {
-		if err := ev(t.ReceivedAt, hotlinebot.ActionDispatch, last, hotlinebot.StatusDispatched, t.Department, nil); err != nil {
+		// Noted by the department's name, as a live dispatch is.
+		d, err := department(ctx, tx, t.Department)
+		if err != nil {
+			return false, err
+		}
+		if err := ev(t.ReceivedAt, hotlinebot.ActionDispatch, last, hotlinebot.StatusDispatched, d.Name, nil); err != nil {
 			return false, err
 		}
 		last = hotlinebot.StatusDispatched

@@ -57,11 +57,16 @@ func (s *Scheduler) catchUpDigest(ctx context.Context, now time.Time) error {
 
 // Digest sends the digest of date (zero: today, in Options.Location) now, as
 // `hotlinebot digest [--date D]` asks: it returns when the pushes are queued.
-// A person who already had that day's digest does not get it again.
+// A person who already had that day's digest does not get it again. A day
+// after today is refused: it has no figures yet, and queueing it would mark
+// that morning's digest done before its day.
 func (s *Scheduler) Digest(ctx context.Context, date time.Time) (DigestResult, error) {
 	now := s.opts.Clock()
 	if date.IsZero() {
 		date = now
+	}
+	if day, today := date.In(s.opts.Location).Format(time.DateOnly), now.In(s.opts.Location).Format(time.DateOnly); day > today {
+		return DigestResult{}, hotlinebot.Errorf(hotlinebot.EINVALID, "%s 还没到：只能发送今天（%s）或以前的日报", day, today)
 	}
 	var run DigestResult
 	err := s.job(ctx, "digest", func(ctx context.Context) error {

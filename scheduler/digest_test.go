@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -91,12 +92,27 @@ func TestDigestOncePerPersonAndDay(t *testing.T) {
 		t.Errorf("on demand: %+v, rows %+v", run, rows)
 	}
 	// Another day on demand: everyone's for that day.
-	run, err = sc.Digest(bg, at(2026, 12, 3, 0, 0))
+	run, err = sc.Digest(bg, at(2026, 12, 1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Queued != 4 || run.Day.Format(time.DateOnly) != "2026-12-03" {
-		t.Errorf("digest of 12-03 on demand: %+v", run)
+	if run.Queued != 4 || run.Day.Format(time.DateOnly) != "2026-12-01" {
+		t.Errorf("digest of 12-01 on demand: %+v", run)
+	}
+	// Tomorrow's is refused: it has no figures, and tomorrow's cron would
+	// find the day done.
+	before = lastOutboxID(t, s)
+	if _, err := sc.Digest(bg, at(2026, 12, 3, 0, 0)); hotlinebot.ErrorCodeOf(err) != hotlinebot.EINVALID || !strings.Contains(err.Error(), "2026-12-03 还没到") {
+		t.Errorf("digest of 12-03 on 12-02 = %v, want refused", err)
+	}
+	if rows := outboxAfter(t, s, before); len(rows) != 0 {
+		t.Errorf("a refused digest queued %d pushes", len(rows))
+	}
+	if err := sc.RunDigestJob(bg, at(2026, 12, 3, 8, 30)); err != nil {
+		t.Fatal(err)
+	}
+	if rows := outboxAfter(t, s, before); len(rows) != 4 {
+		t.Errorf("12-03's cron queued %d digests, want 4", len(rows))
 	}
 }
 

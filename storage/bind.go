@@ -238,20 +238,19 @@ func (s *Store) markUnreachableTx(ctx context.Context, tx *sqlx.Tx, openid strin
 		return p, 0, fmt.Errorf("storage: unsubscribe: %w", err)
 	}
 	p.Reachable, p.Unreachable = false, now
-	who := p.Role.Chinese() + " " + p.Name
-	if p.DistrictLeader() {
-		who = "区领导 " + p.Name
-	}
-	if p.Department != "" {
+	// Who and what first: a template's thing value keeps 20 characters.
+	what := p.Role.Chinese()
+	switch {
+	case p.DistrictLeader():
+		what = "区领导"
+	case p.Department != "":
 		var dept string
 		if err := tx.GetContext(ctx, &dept, `SELECT name FROM departments WHERE code = $1`, p.Department); err != nil {
 			return p, 0, fmt.Errorf("storage: unsubscribe: department: %w", err)
 		}
-		who += "（" + dept + "）"
-	} else {
-		who += " "
+		what = dept + what
 	}
-	note := who + "已取消关注公众号，将无法收到工单推送"
+	note := p.Name + "已取消关注公众号，收不到工单推送（" + what + "）"
 	key := fmt.Sprintf("notice:unsubscribe:%d:%d", p.ID, now.Unix())
 	n, err := s.queueOfficeNotice(ctx, tx, key, 0, hotlinebot.TemplateData{Note: note}, now)
 	return p, n, err

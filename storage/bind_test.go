@@ -146,7 +146,7 @@ func TestUnsubscribeTellsTheOffice(t *testing.T) {
 	if _, err := f.s.MarkUnreachable(ctx, f.zhang.OpenID, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	want := "承办人 张三（龙山管理处）已取消关注公众号，将无法收到工单推送"
+	want := "张三已取消关注公众号，收不到工单推送（龙山管理处承办人）"
 	if got := notices(t, f.s, f.clerk.ID); len(got) != 1 || got[0] != want {
 		t.Fatalf("office notices = %q, want [%q]", got, want)
 	}
@@ -167,7 +167,13 @@ func TestUnsubscribeTellsTheOffice(t *testing.T) {
 	if _, err := f.s.MarkUnreachable(ctx, f.leader.OpenID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if got := notices(t, f.s, f.clerk.ID); len(got) != 2 || got[1] != "区领导 孙区长 已取消关注公众号，将无法收到工单推送" {
+	if got := notices(t, f.s, f.clerk.ID); len(got) != 2 || got[1] != "孙区长已取消关注公众号，收不到工单推送（区领导）" {
 		t.Fatalf("office notices = %q", got)
+	}
+	// Cut to a template's 20-character thing value, the notice still says who and what.
+	for _, n := range notices(t, f.s, f.clerk.ID) {
+		if head := []rune(n)[:19]; !strings.Contains(string(head), "已取消关注公众号") {
+			t.Errorf("notice %q: its first 20 characters do not say who unfollowed", n)
+		}
 	}
 }

@@ -248,6 +248,27 @@ func BenchmarkCallback(b *testing.B) {
 		}
 		l.report(b)
 	})
+	b.Run("todo-district-leader", func(b *testing.B) {
+		// Every open ticket of the district (about 600), by status.
+		ps, err := c.store.ListPeople(ctx, storage.PeopleFilter{Role: hotlinebot.RoleLeader, Limit: 1000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var boss *wechatsim.User
+		for _, p := range ps {
+			if p.Department == "" {
+				boss = c.sim.User(p.OpenID)
+			}
+		}
+		if boss == nil {
+			b.Fatal("fixture: no district leader")
+		}
+		var l latencies
+		for b.Loop() {
+			l = append(l, benchSay(b, boss, "待办", "您有"))
+		}
+		l.report(b)
+	})
 	b.Run("accept", func(b *testing.B) {
 		var l latencies
 		for b.Loop() {

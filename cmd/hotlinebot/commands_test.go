@@ -155,6 +155,13 @@ func TestDepartmentsAndPeople(t *testing.T) {
 	if len(moved) != 1 || moved[0].Name != "李娜" {
 		t.Errorf("after move: %+v", moved)
 	}
+	c.json(&moved, "user", "list", "--dept", "南湖街道办事处")
+	if len(moved) != 1 || moved[0].Name != "李娜" {
+		t.Errorf("user list --dept by name: %+v", moved)
+	}
+	if errs := c.fails(exitNotFound, "user", "list", "--dept", "nowhere"); !strings.Contains(errs, "nowhere") {
+		t.Errorf("user list --dept nowhere: %s", errs)
+	}
 	c.ok("user", "unbind", "1")
 	c.ok("user", "disable", "1")
 	if out := c.ok("user", "list"); !strings.Contains(out, "已停用") {

@@ -91,6 +91,14 @@ func (a *app) userListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if f.Department != "" {
+				// A department that does not exist is said so, as ticket list does, not listed as empty.
+				d, err := st.Department(cmd.Context(), f.Department)
+				if err != nil {
+					return err
+				}
+				f.Department = d.Code
+			}
 			var people []hotlinebot.Person
 			for page := f; ; {
 				page.Limit = 1000

@@ -208,3 +208,32 @@ func TestDigestLineFitsAThingField(t *testing.T) {
 		}
 	}
 }
+
+// The office sends the day's digest by hand before the cron's moment; a
+// leader who binds in between still gets the morning's at 08:30, and nobody
+// gets it twice.
+func TestDigestOnDemandLeavesTheMorningRun(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	early := at(2026, 12, 2, 7, 0)
+	o := standardOptions(storagetest.Calendar(t))
+	o.Clock = func() time.Time { return early }
+	sc := newScheduler(t, s, o)
+	d.create(t, "M1", "nanhu", at(2026, 12, 1, 9, 0))
+
+	before := lastOutboxID(t, s)
+	if run, err := sc.Digest(bg, time.Time{}); err != nil || run.Queued != 3 {
+		t.Fatalf("digest at 07:00 = %+v, %v; want 赵主任, 钱办事员 and 孙区长", run, err)
+	}
+	bindPerson(t, s, d.nhLeader.ID)
+	if err := sc.RunDigestJob(bg, at(2026, 12, 2, 8, 30)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range outboxAfter(t, s, before) {
+		got[d.names[r.PersonID]]++
+	}
+	if len(got) != 4 || got["周主任"] != 1 || got["赵主任"] != 1 || got["钱办事员"] != 1 || got["孙区长"] != 1 {
+		t.Errorf("digests of 12-02: %v, want one each to 赵主任, 钱办事员, 孙区长 and 周主任 (bound at 08:00)", got)
+	}
+}

@@ -199,8 +199,11 @@ const DigestLockID = 0x686c62646967 // "hlbdig"
 // scope (their department for a department's leader, the district with a
 // line per department for district leaders and the office). It runs in one
 // transaction under pg_advisory_xact_lock. With once, a day already done (a
-// scheduler_runs row) is left alone: that is the cron job's way; the
-// on-demand command passes once=false and reaches whoever has not had it.
+// scheduler_runs row) is left alone, and the run writes that row: that is
+// the cron job's way. The on-demand command passes once=false: it reaches
+// whoever has not had the day's digest and leaves the row to the cron, so
+// that a digest asked for at 07:00 does not keep the 08:30 one from a
+// leader bound in between.
 func (s *Store) QueueDigest(ctx context.Context, day, now time.Time, once bool,
 	build func(p hotlinebot.Person, d Digest) hotlinebot.TemplateData) (DigestRun, error) {
 	loc := s.location()
@@ -268,9 +271,11 @@ func (s *Store) QueueDigest(ctx context.Context, day, now time.Time, once bool,
 				run.Queued++
 			}
 		}
+		if !once {
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO scheduler_runs (job, day, ran_at, queued) VALUES ('digest', $1, $2, $3)
-			 ON CONFLICT (job, day) DO UPDATE SET ran_at = excluded.ran_at, queued = scheduler_runs.queued + excluded.queued`,
+			`INSERT INTO scheduler_runs (job, day, ran_at, queued) VALUES ('digest', $1, $2, $3)`,
 			date, now, run.Queued); err != nil {
 			return fmt.Errorf("storage: record digest run: %w", err)
 		}

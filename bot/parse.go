@@ -494,6 +494,10 @@ func parseRef(tok string) (string, bool) {
 	num = strings.TrimSuffix(num, "号")
 	if isDigits(num) {
 		if len(num) > 18 {
+			// Too long for a ticket number: an external id, if one can be that long.
+			if !isExternalID(num, false) {
+				return "", false
+			}
 			return "ext:" + num, true
 		}
 		n, err := strconv.ParseInt(num, 10, 64)

@@ -1,6 +1,9 @@
 package bot
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -22,6 +25,7 @@ func TestParse(t *testing.T) {
 		{"签收 ext:123", Command{Verb: VerbAccept, Ref: "ext:123"}},
 		{"签收 EXT：123", Command{Verb: VerbAccept, Ref: "ext:123"}},
 		{"签收 ＃YY", Command{Verb: VerbAccept}},
+		{"签收 " + strings.Repeat("0", 65), Command{Verb: VerbAccept}}, // longer than any external id
 
 		// 进展 / 反馈.
 		{"进展 37 已联系来电人", Command{Verb: VerbProgress, Ref: "#37", Text: "已联系来电人"}},

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/scheduler"
 	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/hotlinebot/hotlinebot/storage/storagetest"
 )
@@ -332,5 +333,34 @@ func TestChainFollowsReassignmentReopenAndReturn(t *testing.T) {
 		if !a.FiredAt.Valid {
 			t.Errorf("an alarm of a pending ticket is left: %+v", a)
 		}
+	}
+}
+
+// A step that names the office and a department's leaders, where the
+// department has no leader bound: the office gets one push saying what
+// happened and why it is told, and the history names the fallback once.
+func TestStepToLeadersAndOfficeWithNoLeaderBound(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	o := standardOptions(storagetest.Calendar(t))
+	o.Reminders = scheduler.Reminders{}
+	o.Escalation = []scheduler.Step{{After: hotlinebot.Workdays(1), Notify: []hotlinebot.Audience{
+		hotlinebot.AudienceDepartmentLeaders, hotlinebot.AudienceOffice, hotlinebot.AudienceDepartmentHandlers, hotlinebot.AudienceAssignee,
+	}}}
+	w := &walker{t: t, d: d, sc: newScheduler(t, s, o)}
+	tk := d.create(t, "H-1102", "nanhu", at(2026, 11, 2, 10, 0)) // 南湖: 王五 bound, its leader not
+	tk = d.act(t, tk, d.wang, hotlinebot.Command{Action: hotlinebot.ActionAccept}, at(2026, 11, 2, 11, 0))
+	w.until(at(2026, 11, 9, 17, 0), at(2026, 11, 10, 19, 0), time.Hour, at(2026, 11, 10, 18, 0))
+	assertSent(t, w.got, []sent{{at(2026, 11, 10, 18, 0), overdue, "王五"}, {at(2026, 11, 10, 18, 0), escalation, "钱办事员"}})
+	for _, r := range w.rows {
+		if r.Kind == "escalation" {
+			if note := r.data(t).Note; note != "超期1个工作日未办结，单位无已绑定领导" {
+				t.Errorf("the office's push says %q", note)
+			}
+		}
+	}
+	hist := eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate)
+	if len(hist) != 1 || strings.Count(hist[0], "南湖街道办事处没有已绑定的领导，改发热线办") != 1 || !strings.Contains(hist[0], "已告知热线办、南湖街道办事处承办人") {
+		t.Errorf("history: %q", hist)
 	}
 }

@@ -150,9 +150,10 @@ func fold(r rune) rune {
 }
 
 // isSep reports whether the (folded) rune separates the parts of a command.
+// '。' is one too, so that "签收 37。" and "办结 37。已清理" name #37.
 func isSep(r rune) bool {
 	switch r {
-	case ' ', ':', ',', ';', '、':
+	case ' ', ':', ',', ';', '、', '。':
 		return true
 	}
 	return false
@@ -233,11 +234,12 @@ func (s *scanner) next() string {
 }
 
 // text returns the rest of the message as written, without leading or
-// trailing separators and spaces.
+// trailing separators and spaces (a final 。 stays: it is the writer's).
 func (s *scanner) text() string {
 	rest := s.orig[s.i:]
 	trim := func(r rune) bool { return isSep(fold(r)) }
-	return strings.TrimFunc(string(rest), trim)
+	return strings.TrimRightFunc(strings.TrimLeftFunc(string(rest), trim),
+		func(r rune) bool { return r != '。' && trim(r) })
 }
 
 // normalizedRest returns the rest of the message in normalized form.
@@ -486,6 +488,8 @@ func isDigits(s string) bool {
 // id (ASCII letters, digits and - _ . /, with a digit and a letter or a dash,
 // as the city platform writes them: "YY20171020-0012").
 func parseRef(tok string) (string, bool) {
+	// "37!", "#37." (full-width forms folded): the punctuation ends the sentence.
+	tok = strings.TrimRight(tok, ".!?~")
 	if tok == "" {
 		return "", false
 	}

@@ -26,6 +26,13 @@ func TestParse(t *testing.T) {
 		{"签收 EXT：123", Command{Verb: VerbAccept, Ref: "ext:123"}},
 		{"签收 ＃YY", Command{Verb: VerbAccept}},
 		{"签收 " + strings.Repeat("0", 65), Command{Verb: VerbAccept}}, // longer than any external id
+		// A sentence's end after the ref: the ref is still the ref, not left
+		// out (which would act on whichever single ticket there is).
+		{"签收 37。", Command{Verb: VerbAccept, Ref: "#37"}},
+		{"签收 37！", Command{Verb: VerbAccept, Ref: "#37"}},
+		{"签收 #37．", Command{Verb: VerbAccept, Ref: "#37"}},
+		{"查 37?", Command{Verb: VerbShow, Ref: "#37"}},
+		{"办结 37。已清理完毕。", Command{Verb: VerbComplete, Ref: "#37", Text: "已清理完毕。"}},
 
 		// 进展 / 反馈.
 		{"进展 37 已联系来电人", Command{Verb: VerbProgress, Ref: "#37", Text: "已联系来电人"}},

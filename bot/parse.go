@@ -283,7 +283,14 @@ func Parse(text string) Command {
 		}
 		return Command{Verb: VerbBind, Code: code.String()}
 	case VerbAccept, VerbShow:
-		return Command{Verb: verb, Ref: s.ref()}
+		// Nothing may follow but the ref: "签收 37a" or "签收 三十七" is
+		// asked about, not taken as the ref left out (which would act on
+		// whichever single ticket there is).
+		ref := s.ref()
+		if ref == "" && s.next() != "" {
+			return help
+		}
+		return Command{Verb: verb, Ref: ref}
 	case VerbApproveExtension:
 		ref := s.ref()
 		return Command{Verb: verb, Ref: ref, Text: s.text()}

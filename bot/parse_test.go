@@ -24,11 +24,14 @@ func TestParse(t *testing.T) {
 		{"签收 YY20171020-0012", Command{Verb: VerbAccept, Ref: "YY20171020-0012"}},
 		{"签收 ext:123", Command{Verb: VerbAccept, Ref: "ext:123"}},
 		{"签收 EXT：123", Command{Verb: VerbAccept, Ref: "ext:123"}},
-		{"签收 ＃YY", Command{Verb: VerbAccept}},
-		{"签收 " + strings.Repeat("0", 65), Command{Verb: VerbAccept}}, // longer than any external id
+		{"签收 ＃YY", Command{Verb: VerbHelp, Topic: VerbAccept}},
+		{"签收 " + strings.Repeat("0", 65), Command{Verb: VerbHelp, Topic: VerbAccept}}, // longer than any external id
 		// A sentence's end after the ref: the ref is still the ref, not left
 		// out (which would act on whichever single ticket there is).
 		{"签收 37。", Command{Verb: VerbAccept, Ref: "#37"}},
+		{"签收 37a", Command{Verb: VerbHelp, Topic: VerbAccept}},
+		{"签收 三十七", Command{Verb: VerbHelp, Topic: VerbAccept}},
+		{"查 三十七", Command{Verb: VerbHelp, Topic: VerbShow}},
 		{"签收 37！", Command{Verb: VerbAccept, Ref: "#37"}},
 		{"签收 #37．", Command{Verb: VerbAccept, Ref: "#37"}},
 		{"查 37?", Command{Verb: VerbShow, Ref: "#37"}},

@@ -928,3 +928,16 @@ func TestWritingMakesAPersonReachableAgain(t *testing.T) {
 		t.Error("张三 wrote to the account but is still unreachable")
 	}
 }
+
+// A ticket whose return the office is reviewing stays in its handler's 待办:
+// the department is still responsible, as the reply to 退回 says.
+func TestTodoKeepsAReturnUnderReview(t *testing.T) {
+	c := newChat(t, nil)
+	c.department("longshan", "龙山管理处")
+	u := c.bound(c.person("张三", hotlinebot.RoleHandler, "longshan"), "o-zhang")
+	tk := c.ticket("YY1", "占道经营", "longshan")
+	n := fmt.Sprint(tk.ID)
+	c.say(u, "签收 "+n)
+	wantContains(t, "退回", c.say(u, "退回 "+n+" 不属于本单位职责"), "仍由本单位负责")
+	wantContains(t, "待办 during the review", c.say(u, "待办"), tk.Ref()+" 退回待审", "1 件")
+}

@@ -288,7 +288,8 @@ func (b *Bot) whichOne(t *turn, c Command, ts []hotlinebot.Ticket) string {
 }
 
 // todo lists the sender's open tickets, soonest deadline first: for a handler
-// their department's tickets waiting to be signed and their own in hand; for
+// their department's tickets waiting to be signed and their own in hand (a
+// return under review included); for
 // a department leader the department's open tickets; for the office the
 // pending ones, the return requests and the pending extensions; for a
 // district leader every open ticket.
@@ -338,7 +339,12 @@ func (b *Bot) openFor(t *turn, p hotlinebot.Person) ([]hotlinebot.Ticket, error)
 	switch {
 	case p.Role == hotlinebot.RoleHandler:
 		if err = add(storage.TicketFilter{Status: hotlinebot.StatusDispatched, Department: p.Department}, nil); err == nil {
-			err = add(storage.TicketFilter{Status: hotlinebot.StatusAccepted, AssigneeID: p.ID}, nil)
+			if err = add(storage.TicketFilter{Status: hotlinebot.StatusAccepted, AssigneeID: p.ID}, nil); err == nil {
+				// A return being reviewed is still the department's to
+				// handle, and its deadline still runs.
+				err = add(storage.TicketFilter{Status: hotlinebot.StatusReturnRequested, Department: p.Department},
+					func(tk hotlinebot.Ticket) bool { return tk.AssigneeID == 0 || tk.AssigneeID == p.ID })
+			}
 		}
 	case p.Role == hotlinebot.RoleLeader && p.Department != "":
 		// By status: a list of all the department's tickets would be its

@@ -186,3 +186,29 @@ func TestRepeatedIntakeUsesNoTicketNumber(t *testing.T) {
 		t.Fatalf("new ticket after repeats is %s, want #%d", next.Ref(), last.ID+1)
 	}
 }
+
+// A dry run (the README's first step before an import) uses up no ticket
+// number either: the import that follows numbers its tickets from the next one.
+func TestImportDryRunUsesNoTicketNumber(t *testing.T) {
+	f := newFixture(t)
+	first := f.create(t, storage.NewTicket{ExternalID: "DN-0", Department: "longshan"})
+	rows := []storage.NewTicket{
+		{ExternalID: "DN-1", Title: "路灯不亮", Content: "路灯坏了", Department: "longshan"},
+		{ExternalID: "DN-2", Title: "噪音", Content: "夜间施工", Department: "nanhu",
+			ReceivedAt: at(10, 9, 9, 0), CompletedAt: at(10, 10, 9, 0), Outcome: "已处理", FollowUpResult: "满意"},
+		{ExternalID: "DN-3", Title: "咨询", Content: "社保"},
+	}
+	res, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{DryRun: true})
+	if err != nil || res != (storage.ImportResult{Created: 3, History: 1}) {
+		t.Fatalf("dry run = %+v, %v", res, err)
+	}
+	if _, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		tk, err := f.s.Ticket(ctx, r.ExternalID)
+		if err != nil || tk.ID != first.ID+int64(i)+1 {
+			t.Errorf("%s is %s (%v), want #%d", r.ExternalID, tk.Ref(), err, first.ID+int64(i)+1)
+		}
+	}
+}

@@ -155,7 +155,7 @@ func (s *Store) CreateTicket(ctx context.Context, in NewTicket, actor hotlinebot
 		if err != nil {
 			return err
 		}
-		t, created, queued, err = s.createTx(ctx, tx, in, r, actor, now, false)
+		t, created, queued, err = s.createTx(ctx, tx, in, r, actor, now, false, nil)
 		return err
 	})
 	if err != nil {
@@ -180,10 +180,28 @@ func externalIDStored(ctx context.Context, tx *sqlx.Tx, externalID string) (bool
 	return stored, nil
 }
 
+// ticketIDSQL is a new ticket's id: the placeholder p when it holds one (a
+// dry run's, below zero, rolled back), else the next from the sequence, which
+// a rollback would not give back, so that a dry run leaves no gap in the
+// ticket numbers (COALESCE evaluates nextval only when p is null).
+func ticketIDSQL(p string) string {
+	return `COALESCE(` + p + `::bigint, nextval(pg_get_serial_sequence('tickets', 'id')))`
+}
+
+// dryRunID is the id row i of a dry run is stored under until the rollback:
+// below zero, so it meets no real ticket's; nil outside a dry run.
+func dryRunID(dry bool, i int) *int64 {
+	if !dry {
+		return nil
+	}
+	id := -int64(i) - 1
+	return &id
+}
+
 // createTx inserts a live ticket (ON CONFLICT on external_id: created=false,
 // nothing written), records `create`, and dispatches it through Apply when
 // routing found a department.
-func (s *Store) createTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routing, actor hotlinebot.Actor, now time.Time, quiet bool) (hotlinebot.Ticket, bool, int, error) {
+func (s *Store) createTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routing, actor hotlinebot.Actor, now time.Time, quiet bool, dryID *int64) (hotlinebot.Ticket, bool, int, error) {
 	t := hotlinebot.Ticket{
 		ExternalID: in.ExternalID, Title: in.Title, Content: in.Content, Category: strings.TrimSpace(in.Category),
 		Area: strings.TrimSpace(in.Area), Address: strings.TrimSpace(in.Address),
@@ -208,12 +226,12 @@ func (s *Store) createTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routi
 		return t, false, 0, err
 	}
 	var ids []int64
-	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (external_id, title, content, category, area, address,
+	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (id, external_id, title, content, category, area, address,
 		caller_name, caller_phone, urgency, status, rule, received_at, due_at, original_due_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
+		VALUES (`+ticketIDSQL("$15")+`, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
 		ON CONFLICT (external_id) DO NOTHING RETURNING id`,
 		t.ExternalID, t.Title, t.Content, t.Category, t.Area, t.Address, t.CallerName, t.CallerPhone,
-		string(t.Urgency), string(t.Status), t.Rule, t.ReceivedAt, nullTime(t.DueAt), now)
+		string(t.Urgency), string(t.Status), t.Rule, t.ReceivedAt, nullTime(t.DueAt), now, dryID)
 	if err != nil {
 		return t, false, 0, fmt.Errorf("storage: create ticket %s: %w", t.ExternalID, err)
 	}
@@ -307,10 +325,10 @@ func (s *Store) ImportTickets(ctx context.Context, rows []NewTicket, actor hotli
 		if in.CompletedAt.IsZero() {
 			var n int
 			// A dry run plans no pushes: they would be rolled back anyway.
-			_, created, n, err = s.createTx(ctx, tx, in, routes[i], actor, now, opt.Quiet || opt.DryRun)
+			_, created, n, err = s.createTx(ctx, tx, in, routes[i], actor, now, opt.Quiet || opt.DryRun, dryRunID(opt.DryRun, i))
 			queued += n
 		} else {
-			created, err = s.createHistoryTx(ctx, tx, in, routes[i], actor, now)
+			created, err = s.createHistoryTx(ctx, tx, in, routes[i], actor, now, dryRunID(opt.DryRun, i))
 			if created {
 				res.History++
 			}
@@ -338,7 +356,7 @@ func (s *Store) ImportTickets(ctx context.Context, rows []NewTicket, actor hotli
 // or closed when the follow-up was satisfied; deadlines from the policy
 // counted from its receipt (unless due_at is given); its events at their own
 // times through the import channel; no push.
-func (s *Store) createHistoryTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routing, actor hotlinebot.Actor, now time.Time) (bool, error) {
+func (s *Store) createHistoryTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, r routing, actor hotlinebot.Actor, now time.Time, dryID *int64) (bool, error) {
 	t := hotlinebot.Ticket{
 		ExternalID: in.ExternalID, Title: in.Title, Content: in.Content, Category: strings.TrimSpace(in.Category),
 		Area: strings.TrimSpace(in.Area), Address: strings.TrimSpace(in.Address),
@@ -375,17 +393,17 @@ func (s *Store) createHistoryTx(ctx context.Context, tx *sqlx.Tx, in NewTicket, 
 		return false, err
 	}
 	var ids []int64
-	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (external_id, title, content, category, area, address,
+	err := tx.SelectContext(ctx, &ids, `INSERT INTO tickets (id, external_id, title, content, category, area, address,
 		caller_name, caller_phone, urgency, status, department_id, rule, received_at, dispatched_at,
 		sign_due_at, due_at, original_due_at, completed_at, closed_at, outcome, followup_result,
 		followup_at, history, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT id FROM departments WHERE code = $11), $12,
+		VALUES (`+ticketIDSQL("$24")+`, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT id FROM departments WHERE code = $11), $12,
 		        $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, true, $23)
 		ON CONFLICT (external_id) DO NOTHING RETURNING id`,
 		t.ExternalID, t.Title, t.Content, t.Category, t.Area, t.Address, t.CallerName, t.CallerPhone,
 		string(t.Urgency), string(t.Status), t.Department, t.Rule, t.ReceivedAt, nullTime(t.DispatchedAt),
 		nullTime(t.SignDueAt), nullTime(t.DueAt), nullTime(t.OriginalDueAt), nullTime(t.CompletedAt),
-		nullTime(t.ClosedAt), t.Outcome, string(t.FollowUpResult), nullTime(t.FollowUpAt), now)
+		nullTime(t.ClosedAt), t.Outcome, string(t.FollowUpResult), nullTime(t.FollowUpAt), now, dryID)
 	if err != nil {
 		return false, fmt.Errorf("storage: import %s: %w", t.ExternalID, err)
 	}

@@ -178,7 +178,7 @@ type templateResponse struct {
 //
 //   - a kind without a template, a value that cannot be made valid, 43004
 //     (not following), 40003 (bad openid), 43101 (refused), 40037/47003
-//     (bad template): PushPermanent;
+//     (bad template), 48001 (the account lacks the permission): PushPermanent;
 //   - 45009 (daily quota): PushQuota;
 //   - -1, HTTP 5xx, a network error before the request was written, an
 //     access token that cannot be had: PushTransient;
@@ -244,7 +244,7 @@ func classify(ctx context.Context, ci *callInfo, err error) *hotlinebot.PushErro
 	if errors.As(err, &ae) {
 		f := hotlinebot.PushTransient
 		switch ae.ErrCode {
-		case 43004, 40003, 43101, 40037, 40036, 47001, 47003:
+		case 43004, 40003, 43101, 40037, 40036, 47001, 47003, 48001: // 48001: the account may not send templates
 			f = hotlinebot.PushPermanent
 		case 45009:
 			f = hotlinebot.PushQuota

@@ -179,6 +179,7 @@ func TestSenderErrcodeMapping(t *testing.T) {
 		{"40003 bad openid", func() { p.sim.FailNext(wechatsim.PathTemplateSend, 40003, 1) }, hotlinebot.PushPermanent, 40003},
 		{"43101 refused", func() { p.sim.FailNext(wechatsim.PathTemplateSend, 43101, 1) }, hotlinebot.PushPermanent, 43101},
 		{"40037 bad template", func() { p.sim.FailNext(wechatsim.PathTemplateSend, 40037, 1) }, hotlinebot.PushPermanent, 40037},
+		{"48001 no template permission", func() { p.sim.FailNext(wechatsim.PathTemplateSend, 48001, 1) }, hotlinebot.PushPermanent, 48001},
 		{"45009 quota", func() { p.sim.FailNext(wechatsim.PathTemplateSend, 45009, 1) }, hotlinebot.PushQuota, 45009},
 		{"-1 busy", func() { p.sim.FailNext(wechatsim.PathTemplateSend, -1, 1) }, hotlinebot.PushTransient, -1},
 		{"HTTP 500", func() { p.sim.FailNext(wechatsim.PathTemplateSend, wechatsim.HTTP500, 1) }, hotlinebot.PushTransient, 0},

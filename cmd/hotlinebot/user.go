@@ -264,7 +264,8 @@ func (a *app) bindQR(ctx context.Context, st *storage.Store, cfg *Config, scene 
 	defer cancel()
 	wc, err := bot.NewWeChat(bot.WeChatConfig{
 		AppID: w.AppID, AppSecret: w.AppSecret, Token: w.Token, EncodingAESKey: w.EncodingAESKey,
-		APIBaseURL: w.APIBaseURL, Cache: st.TokenCache(a.now), Logger: a.logger(slog.LevelError),
+		APIBaseURL: w.APIBaseURL, Cache: st.TokenCache(a.now),
+		Logger: slog.New(bot.RedactingHandler(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	})
 	var u string
 	if err == nil {

@@ -24,11 +24,34 @@ func (s *Scheduler) planEscalation(t hotlinebot.Ticket) []storage.Alarm {
 	out := []storage.Alarm{{TicketID: t.ID, Stage: storage.StageOverdue, Deadline: t.DueAt, FireAt: t.DueAt}}
 	for i, st := range s.opts.Escalation {
 		out = append(out, storage.Alarm{
-			TicketID: t.ID, Stage: storage.StageEscalate, Step: i, Span: st.After.String(),
+			TicketID: t.ID, Stage: storage.StageEscalate, Step: i, Span: st.After.String(), Notify: notifyKey(st),
 			Deadline: t.DueAt, FireAt: st.After.After(s.opts.Calendar, t.DueAt),
 		})
 	}
 	return out
+}
+
+// notifyKey names a step's audiences as its alarm carries them
+// (storage.Alarm.Notify): "assignee+department_leaders".
+func notifyKey(st Step) string {
+	names := make([]string, len(st.Notify))
+	for i, a := range st.Notify {
+		names[i] = string(a)
+	}
+	return strings.Join(names, "+")
+}
+
+// step finds the configured step an escalation alarm belongs to by what it
+// is (its offset and its audiences), not by the index it was planned at:
+// the steps may have been reordered, or one inserted, since. It returns the
+// step's place in the current list.
+func (s *Scheduler) step(a storage.Alarm) (int, Step, bool) {
+	for i, st := range s.opts.Escalation {
+		if st.After.String() == a.Span && notifyKey(st) == a.Notify {
+			return i, st, true
+		}
+	}
+	return 0, Step{}, false
 }
 
 // overdue records the first crossing of the 办理 deadline, once per deadline.
@@ -55,15 +78,16 @@ func (s *Scheduler) signMissed(tx *storage.AlarmTx, due storage.DueTicket, a sto
 	})
 }
 
-// escalate runs escalation step a.Step: `overdue` pushes to the assignee and
-// the department's handlers, `escalation` pushes to leaders and the office.
+// escalate runs the escalation step of alarm a: `overdue` pushes to the
+// assignee and the department's handlers, `escalation` pushes to leaders and
+// the office.
 func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
 	t := due.Ticket
-	if a.Step >= len(s.opts.Escalation) {
+	i, st, ok := s.step(a)
+	if !ok {
 		// The settings changed under a planned alarm: the new plan has its own.
 		return nil
 	}
-	st := s.opts.Escalation[a.Step]
 	// The push carries the deadline in .DueAt; its note stays short enough
 	// for a template's thing field (20 characters).
 	say := notes{what: "已超过办理时限未办结", ask: "请督办", overdue: "已超过办理时限，请尽快办结"}
@@ -78,7 +102,7 @@ func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a stora
 	}
 	return tx.Record(hotlinebot.Event{
 		TicketID: t.ID, Action: hotlinebot.ActionEscalate, FromStatus: t.Status, ToStatus: t.Status,
-		Note: fmt.Sprintf("第%d级督办（%s）：%s", a.Step+1, when, summary),
+		Note: fmt.Sprintf("第%d级督办（%s）：%s", i+1, when, summary),
 	})
 }
 

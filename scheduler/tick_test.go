@@ -90,7 +90,7 @@ func TestWalkThroughTheHolidayWithEveryStep(t *testing.T) {
 			if note != "超过签收时限未签收，单位无已绑定领导" {
 				t.Errorf("B's missed 签收 to the office says %q", note)
 			}
-		case r.Kind == "escalation" && *r.TicketID == b.ID && strings.HasPrefix(r.Key, "escalate:"+strconv.FormatInt(b.ID, 10)+":0:"):
+		case r.Kind == "escalation" && *r.TicketID == b.ID && strings.HasPrefix(r.Key, "escalate:"+strconv.FormatInt(b.ID, 10)+":0s:"):
 			if note != "已超过办理时限未办结，单位无已绑定领导" {
 				t.Errorf("B's first step to the office says %q", note)
 			}

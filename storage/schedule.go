@@ -50,19 +50,23 @@ const (
 type Alarm struct {
 	TicketID int64      `db:"ticket_id"`
 	Stage    AlarmStage `db:"stage"`
-	Step     int        `db:"step"` // the escalation step's index; 0 otherwise
-	Span     string     `db:"span"` // the configured offset ("2h", "1wd"), "" for none
+	Step     int        `db:"step"`   // the escalation step's index when planned; 0 otherwise
+	Span     string     `db:"span"`   // the configured offset ("2h", "1wd"), "" for none
+	Notify   string     `db:"notify"` // an escalation step's audiences joined by "+"; "" otherwise
 	Deadline time.Time  `db:"deadline"`
 	FireAt   time.Time  `db:"fire_at"`
 }
 
 // DedupeKey is the base of the dedupe keys of the alarm's pushes (EnqueueTx
-// appends kind and person): the ticket, the stage, the offset or step and the
-// deadline, so a moved deadline gives new keys and a repeat gives none.
+// appends kind and person): the ticket, the stage, the offset (and for an
+// escalation step its audiences) and the deadline, so a moved deadline gives
+// new keys and a repeat gives none. An escalation step is named by what it
+// is, not by its place in the list: a step inserted before it or a reordered
+// list gives a different step a different key, never one already used.
 //
 //	remind:<ticket>:<sign|due>:<offset>:<deadline unix>
 //	escalate:<ticket>:sign:<sign deadline unix>
-//	escalate:<ticket>:<step>:<due unix>
+//	escalate:<ticket>:<offset>:<audience+audience>:<due unix>
 func (a Alarm) DedupeKey() string {
 	id := strconv.FormatInt(a.TicketID, 10)
 	unix := strconv.FormatInt(a.Deadline.Unix(), 10)
@@ -72,7 +76,7 @@ func (a Alarm) DedupeKey() string {
 	case StageSignMissed:
 		return "escalate:" + id + ":sign:" + unix
 	case StageEscalate:
-		return "escalate:" + id + ":" + strconv.Itoa(a.Step) + ":" + unix
+		return "escalate:" + id + ":" + a.Span + ":" + a.Notify + ":" + unix
 	}
 	return string(a.Stage) + ":" + id + ":" + unix
 }
@@ -137,6 +141,7 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 		var (
 			aTicket, aStep                  []int64
 			aStage, aSpan, aDeadline, aFire []string
+			aNotify                         []string
 			pTicket                         []int64
 			pDispatched, pSignDue, pDue     []sql.NullString
 		)
@@ -147,6 +152,7 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 				aStage = append(aStage, string(a.Stage))
 				aStep = append(aStep, int64(a.Step))
 				aSpan = append(aSpan, a.Span)
+				aNotify = append(aNotify, a.Notify)
 				aDeadline = append(aDeadline, pgTime(a.Deadline))
 				aFire = append(aFire, pgTime(a.FireAt))
 			}
@@ -156,11 +162,18 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 			pDue = append(pDue, pgNullTime(t.DueAt))
 		}
 		if len(aTicket) > 0 {
+			// An alarm already fired stays fired (ON CONFLICT). A step fired
+			// before the steps were named by their audiences (migration 5:
+			// notify '#<index>') is not planned again at that index.
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO ticket_alarms (ticket_id, stage, step, span, deadline, fire_at)
-				 SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+				`INSERT INTO ticket_alarms (ticket_id, stage, step, span, notify, deadline, fire_at)
+				 SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+				   AS x(ticket_id, stage, step, span, notify, deadline, fire_at)
+				 WHERE x.stage <> 'escalate' OR NOT EXISTS (
+				   SELECT 1 FROM ticket_alarms l WHERE l.ticket_id = x.ticket_id AND l.stage = 'escalate'
+				     AND l.span = x.span AND l.notify = '#' || x.step AND l.deadline = x.deadline)
 				 ON CONFLICT DO NOTHING`,
-				pq.Array(aTicket), pq.Array(aStage), pq.Array(aStep), pq.Array(aSpan),
+				pq.Array(aTicket), pq.Array(aStage), pq.Array(aStep), pq.Array(aSpan), pq.Array(aNotify),
 				pq.Array(aDeadline), pq.Array(aFire)); err != nil {
 				return fmt.Errorf("storage: plan alarms: %w", err)
 			}
@@ -269,7 +282,7 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 		}
 		var alarms []Alarm
 		if err := tx.SelectContext(ctx, &alarms,
-			`SELECT ticket_id, stage, step, span, deadline, fire_at FROM ticket_alarms
+			`SELECT ticket_id, stage, step, span, notify, deadline, fire_at FROM ticket_alarms
 			 WHERE ticket_id = ANY($1) AND fired_at IS NULL AND fire_at <= $2
 			 ORDER BY ticket_id, fire_at,
 			   array_position(ARRAY['sign', 'due', 'sign_missed', 'overdue', 'escalate'], stage), step`, pq.Array(ids), now); err != nil {
@@ -294,8 +307,8 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 			for i, a := range due.Alarms {
 				if _, err := tx.ExecContext(ctx,
 					`UPDATE ticket_alarms SET fired_at = $6, outcome = $7
-					 WHERE ticket_id = $1 AND stage = $2 AND step = $3 AND span = $4 AND deadline = $5 AND fired_at IS NULL`,
-					a.TicketID, string(a.Stage), a.Step, a.Span, a.Deadline, now, string(outcomes[i])); err != nil {
+					 WHERE ticket_id = $1 AND stage = $2 AND span = $3 AND notify = $4 AND deadline = $5 AND fired_at IS NULL`,
+					a.TicketID, string(a.Stage), a.Span, a.Notify, a.Deadline, now, string(outcomes[i])); err != nil {
 					return fmt.Errorf("storage: mark alarm fired: %w", err)
 				}
 			}
@@ -317,7 +330,7 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 func (s *Store) Alarms(ctx context.Context, ticketID int64) ([]AlarmState, error) {
 	var rows []AlarmState
 	err := s.db.SelectContext(ctx, &rows,
-		`SELECT ticket_id, stage, step, span, deadline, fire_at, fired_at, outcome FROM ticket_alarms
+		`SELECT ticket_id, stage, step, span, notify, deadline, fire_at, fired_at, outcome FROM ticket_alarms
 		 WHERE ticket_id = $1 ORDER BY fire_at, stage, step`, ticketID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: alarms of #%d: %w", ticketID, err)

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,64 @@ func TestDigestOfAPastDay(t *testing.T) {
 	}
 	if now.Open != 0 || now.Completed != 1 || now.DepartmentName != "龙山管理处" || len(now.Departments) != 0 {
 		t.Errorf("12-04's digest of 龙山 = %+v", now)
+	}
+}
+
+// An escalation step's pushes are keyed by what the step is (its offset and
+// audiences) and the deadline, not by its place in the list: another step at
+// the same index is another key, the same step anywhere the same key.
+func TestEscalationKeyNamesTheStep(t *testing.T) {
+	due := time.Date(2026, 11, 9, 10, 0, 0, 0, time.UTC)
+	step := func(index int, span, notify string) storage.Alarm {
+		return storage.Alarm{TicketID: 7, Stage: storage.StageEscalate, Step: index, Span: span, Notify: notify, Deadline: due}
+	}
+	first := step(1, "1wd", "office")
+	if k := first.DedupeKey(); k != "escalate:7:1wd:office:"+itoa(due.Unix()) {
+		t.Errorf("key %q", k)
+	}
+	if step(2, "1wd", "office").DedupeKey() != first.DedupeKey() {
+		t.Errorf("the same step moved to another index has another key")
+	}
+	for _, other := range []storage.Alarm{step(1, "2h", "office"), step(1, "1wd", "office+district_leaders")} {
+		if other.DedupeKey() == first.DedupeKey() {
+			t.Errorf("step %+v has the key of step %+v", other, first)
+		}
+	}
+	moved := first
+	moved.Deadline = due.Add(24 * time.Hour)
+	if moved.DedupeKey() == first.DedupeKey() {
+		t.Errorf("a new deadline keeps the key")
+	}
+}
+
+// A step fired before the steps were named by their audiences (migration 5
+// marks it '#<index>') is not planned again when its ticket is planned anew.
+func TestStepFiredBeforeMigration5IsNotPlannedAgain(t *testing.T) {
+	f := newFixture(t)
+	tk := f.create(t, storage.NewTicket{ExternalID: "L-1", Department: "longshan"})
+	if _, err := f.s.DB().ExecContext(ctx,
+		`INSERT INTO ticket_alarms (ticket_id, stage, step, span, notify, deadline, fire_at, fired_at, outcome)
+		 VALUES ($1, 'escalate', 0, '0s', '#0', $2, $2, $2, 'queued')`, tk.ID, tk.DueAt); err != nil {
+		t.Fatal(err)
+	}
+	steps := func(t hotlinebot.Ticket) []storage.Alarm {
+		return []storage.Alarm{
+			{TicketID: t.ID, Stage: storage.StageEscalate, Step: 0, Span: "0s", Notify: "assignee", Deadline: t.DueAt, FireAt: t.DueAt},
+			{TicketID: t.ID, Stage: storage.StageEscalate, Step: 1, Span: "1wd", Notify: "office", Deadline: t.DueAt, FireAt: t.DueAt.Add(24 * time.Hour)},
+		}
+	}
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, steps); err != nil {
+		t.Fatal(err)
+	}
+	alarms, err := f.s.Alarms(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range alarms {
+		got = append(got, a.Span+"/"+a.Notify)
+	}
+	if strings.Join(got, " ") != "0s/#0 1wd/office" {
+		t.Errorf("alarms %q, want the fired step 0 and the new step 1", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -221,16 +222,44 @@ func (r claimRow) push() (hotlinebot.Push, error) {
 	return p, nil
 }
 
-// MarkSent records that WeChat accepted push id as message msgID.
+// MarkSent records that WeChat accepted push id as message msgID, with the
+// delivery receipt if WeChat's TEMPLATESENDJOBFINISH came first.
 func (s *Store) MarkSent(ctx context.Context, id, msgID int64, now time.Time) error {
-	_, err := s.db.ExecContext(ctx,
-		`UPDATE outbox SET status = 'sent', sent_at = $3, wechat_msg_id = $2, last_error = ''
-		  WHERE id = $1 AND status <> 'sent'`, id, nullInt(msgID), now)
+	queued := 0
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE outbox SET status = 'sent', sent_at = $3, wechat_msg_id = $2, last_error = ''
+			  WHERE id = $1 AND status <> 'sent'`, id, nullInt(msgID), now); err != nil {
+			return fmt.Errorf("storage: mark push %d sent: %w", id, err)
+		}
+		if msgID == 0 {
+			return nil
+		}
+		var early []string
+		if err := tx.SelectContext(ctx, &early,
+			`DELETE FROM kv WHERE key = $1 RETURNING value`, receiptKey(msgID)); err != nil {
+			return fmt.Errorf("storage: mark push %d sent: early receipt: %w", id, err)
+		}
+		if len(early) == 0 {
+			return nil
+		}
+		var err error
+		_, queued, err = s.ApplyReceiptTx(ctx, tx, msgID, early[0], now)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("storage: mark push %d sent: %w", id, err)
+		return err
 	}
+	s.notifyOutbox(queued)
 	return nil
 }
+
+// receiptKey is the kv row that keeps a receipt which came before its push
+// was marked sent.
+func receiptKey(msgID int64) string { return "outbox:receipt:" + strconv.FormatInt(msgID, 10) }
+
+// earlyReceiptTTL is how long a receipt for a msgid no push has (yet) is kept.
+const earlyReceiptTTL = 24 * time.Hour
 
 // MarkRetry puts a claimed push back for another attempt at nextAt after a
 // failure that certainly did not deliver it (WeChat answered with an error).
@@ -384,6 +413,17 @@ func (s *Store) ApplyReceiptTx(ctx context.Context, tx *sqlx.Tx, msgID int64, st
 		  RETURNING id, kind, person_id, ticket_id, digest_date, data, dedupe_key`, msgID, status)
 	if err != nil {
 		return false, 0, fmt.Errorf("storage: receipt %d: %w", msgID, err)
+	}
+	if len(rows) == 0 && msgID != 0 {
+		// WeChat may report before the dispatcher has recorded the msgid:
+		// MarkSent applies the receipt then.
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, $3)
+			 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+			receiptKey(msgID), status, now.Add(earlyReceiptTTL)); err != nil {
+			return false, 0, fmt.Errorf("storage: receipt %d: keep for later: %w", msgID, err)
+		}
+		return false, 0, nil
 	}
 	queued := 0
 	if strings.Contains(strings.ReplaceAll(status, " ", ""), "userblock") {

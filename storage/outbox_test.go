@@ -324,6 +324,27 @@ func TestReceiptsAreRecordedAndABlockTellsTheOffice(t *testing.T) {
 	}
 }
 
+// WeChat's receipt may come before the dispatcher has recorded the msgid it
+// answered with: the receipt is applied when the push is marked sent.
+func TestReceiptBeforeMarkSent(t *testing.T) {
+	f := newFixture(t)
+	id := queueTo(t, f.s, f.zhang.ID, hotlinebot.NotifyAssigned, hotlinebot.TemplateData{Ref: "#5", Title: "井盖缺失"}, "test:5", t0)
+	claim(t, f.s, t0, 10)
+	if found, err := f.s.ApplyReceipt(ctx, 7001, "failed:user block", t0); err != nil || found {
+		t.Fatalf("ApplyReceipt before MarkSent = %v, %v", found, err)
+	}
+	if err := f.s.MarkSent(ctx, id, 7001, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if r := pushRow(t, f.s, id); r.Status != storage.PushSent || r.ReceiptStatus != "failed:user block" {
+		t.Fatalf("row = %+v, want sent with the early receipt", r)
+	}
+	want := "推送给 张三 的消息未送达（对方已拒收公众号消息）：#5 井盖缺失"
+	if got := notices(t, f.s, f.clerk.ID); len(got) != 1 || got[0] != want {
+		t.Fatalf("notices = %q, want [%q]", got, want)
+	}
+}
+
 func TestRetryPushStartsAFreshWindow(t *testing.T) {
 	f := newFixture(t)
 	id := queueTo(t, f.s, f.zhang.ID, hotlinebot.NotifyAssigned, hotlinebot.TemplateData{Ref: "#6"}, "test:6", t0)

@@ -84,9 +84,8 @@ func (s *Scheduler) signMissed(tx *storage.AlarmTx, due storage.DueTicket, a sto
 func (s *Scheduler) escalate(tx *storage.AlarmTx, due storage.DueTicket, a storage.Alarm) error {
 	t := due.Ticket
 	i, st, ok := s.step(a)
-	if !ok {
-		// The settings changed under a planned alarm: the new plan has its own.
-		return nil
+	if !ok { // applies voids such an alarm
+		return fmt.Errorf("scheduler: %s: no escalation step %s after %s", t.Ref(), a.Notify, a.Span)
 	}
 	// The push carries the deadline in .DueAt; its note stays short enough
 	// for a template's thing field (20 characters).

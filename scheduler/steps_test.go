@@ -7,6 +7,7 @@ import (
 
 	"github.com/hotlinebot/hotlinebot"
 	"github.com/hotlinebot/hotlinebot/scheduler"
+	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/hotlinebot/hotlinebot/storage/storagetest"
 )
 
@@ -63,5 +64,46 @@ func TestInsertedOrReorderedStepsAreNewSteps(t *testing.T) {
 	assertSent(t, w.got, nil)
 	if again := eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate); !slices.Equal(again, hist) {
 		t.Errorf("history after reordering: %q", again)
+	}
+}
+
+// An alarm planned for a step that is no longer in the settings (another
+// replica planned it with its own) sends nothing and is recorded as void,
+// not as queued.
+func TestAlarmOfARemovedStepIsVoid(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	tk := overdueTicket(t, d)
+	toAssignee := scheduler.Step{After: hotlinebot.Span{}, Notify: notify(hotlinebot.AudienceAssignee)}
+	toOffice := scheduler.Step{After: hotlinebot.Workdays(1), Notify: notify(hotlinebot.AudienceOffice)}
+	w := &walker{t: t, d: d, sc: newScheduler(t, s, stepsOptions(t, toAssignee, toOffice))}
+	w.tick(at(2026, 11, 9, 19, 0))
+	assertSent(t, w.got, []sent{{at(2026, 11, 9, 19, 0), overdue, "张三"}})
+
+	before := lastOutboxID(t, s)
+	if err := newScheduler(t, s, stepsOptions(t, toAssignee)).FireDue(bg, at(2026, 11, 10, 19, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if rows := outboxAfter(t, s, before); len(rows) != 0 {
+		t.Errorf("queued %+v", rows)
+	}
+	alarms, err := s.Alarms(bg, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var office bool
+	for _, a := range alarms {
+		if a.Notify == "office" {
+			office = true
+			if !a.FiredAt.Valid || a.Outcome != storage.AlarmVoid {
+				t.Errorf("the removed step's alarm: fired %v, outcome %q; want void", a.FiredAt, a.Outcome)
+			}
+		}
+	}
+	if !office {
+		t.Fatalf("no alarm of the office's step: %+v", alarms)
+	}
+	if hist := eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate); len(hist) != 1 {
+		t.Errorf("history: %q", hist)
 	}
 }

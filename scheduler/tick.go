@@ -117,8 +117,8 @@ func (s *Scheduler) fire(tx *storage.AlarmTx, due storage.DueTicket, now time.Ti
 }
 
 // applies reports whether alarm a still means something for t at now: it
-// belongs to the ticket's current deadline, and the ticket is in the state
-// the alarm is about.
+// belongs to the ticket's current deadline, the ticket is in the state the
+// alarm is about, and an escalation step is still in the settings.
 func (s *Scheduler) applies(t hotlinebot.Ticket, a storage.Alarm, now time.Time) bool {
 	working := t.Status == hotlinebot.StatusDispatched || t.Status == hotlinebot.StatusAccepted
 	switch a.Stage {
@@ -128,8 +128,13 @@ func (s *Scheduler) applies(t hotlinebot.Ticket, a storage.Alarm, now time.Time)
 		return t.Status == hotlinebot.StatusDispatched && a.Deadline.Equal(t.SignDueAt)
 	case storage.StageDue:
 		return working && a.Deadline.Equal(t.DueAt) && now.Before(t.DueAt)
-	case storage.StageOverdue, storage.StageEscalate:
+	case storage.StageOverdue:
 		return working && a.Deadline.Equal(t.DueAt)
+	case storage.StageEscalate:
+		// A step no longer in the settings (planned by a replica with
+		// other settings, or just before a restart) sends nothing: void.
+		_, _, ok := s.step(a)
+		return ok && working && a.Deadline.Equal(t.DueAt)
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,9 +14,13 @@ import (
 
 // overdueTicket is a ticket of 龙山管理处 accepted by 张三, due 2026-11-09
 // 18:00 (a Monday).
-func overdueTicket(t *testing.T, d *district) hotlinebot.Ticket {
+func overdueTicket(t *testing.T, d *district, ext ...string) hotlinebot.Ticket {
 	t.Helper()
-	tk := d.create(t, "S-1102", "longshan", at(2026, 11, 2, 10, 0))
+	id := "S-1102"
+	if len(ext) > 0 {
+		id = ext[0]
+	}
+	tk := d.create(t, id, "longshan", at(2026, 11, 2, 10, 0))
 	tk = d.act(t, tk, d.zhang, hotlinebot.Command{Action: hotlinebot.ActionAccept}, at(2026, 11, 2, 11, 0))
 	if !tk.DueAt.Equal(at(2026, 11, 9, 18, 0)) {
 		t.Fatalf("due %s", tk.DueAt.In(storagetest.Shanghai))
@@ -105,5 +110,46 @@ func TestAlarmOfARemovedStepIsVoid(t *testing.T) {
 	}
 	if hist := eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate); len(hist) != 1 {
 		t.Errorf("history: %q", hist)
+	}
+}
+
+// A ticket whose pushes cannot be queued (here a trigger refuses them) is
+// skipped and logged; the other tickets, before and after it and in later
+// batches, are escalated in the same tick, and it is when it can be.
+func TestOneFailingTicketDelaysOnlyItself(t *testing.T) {
+	s := storagetest.NewStore(t)
+	d := newDistrict(t, s)
+	bad := overdueTicket(t, d, "S-1")
+	good := []hotlinebot.Ticket{overdueTicket(t, d, "S-2"), overdueTicket(t, d, "S-3")}
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_push() RETURNS trigger LANGUAGE plpgsql AS $$
+		 BEGIN IF NEW.ticket_id = ` + strconv.FormatInt(bad.ID, 10) + ` THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`,
+		`CREATE TRIGGER refuse_push BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_push()`,
+	} {
+		if _, err := s.DB().ExecContext(bg, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := stepsOptions(t, scheduler.Step{After: hotlinebot.Span{}, Notify: notify(hotlinebot.AudienceAssignee)})
+	o.Batch = 1
+	w := &walker{t: t, d: d, sc: newScheduler(t, s, o)}
+	w.tick(at(2026, 11, 9, 19, 0))
+	var got []int64
+	for _, r := range w.rows {
+		got = append(got, *r.TicketID)
+	}
+	if want := []int64{good[0].ID, good[1].ID}; !slices.Equal(got, want) {
+		t.Errorf("pushes for tickets %v, want %v", got, want)
+	}
+	if hist := eventsOf(t, s, bad.ID, hotlinebot.ActionOverdue, hotlinebot.ActionEscalate); len(hist) != 0 {
+		t.Errorf("the failed ticket's history: %q", hist)
+	}
+	if _, err := s.DB().ExecContext(bg, `DROP TRIGGER refuse_push ON outbox`); err != nil {
+		t.Fatal(err)
+	}
+	w.rows = nil
+	w.tick(at(2026, 11, 9, 19, 1))
+	if len(w.rows) != 1 || *w.rows[0].TicketID != bad.ID {
+		t.Errorf("after the repair: %+v", w.rows)
 	}
 }

@@ -48,22 +48,26 @@ func (s *Scheduler) planAll(ctx context.Context, now time.Time) error {
 	}
 }
 
-// fireAll fires batch after batch until nothing is due.
+// fireAll fires batch after batch, in ticket id order, until nothing is
+// due: each ticket once per tick, so a ticket whose alarms fail (logged by
+// the store, rolled back, tried again next tick) delays only itself.
 func (s *Scheduler) fireAll(ctx context.Context, now time.Time) error {
+	var after int64
 	for {
-		res, err := s.store.FireAlarms(ctx, now, s.opts.Batch, func(tx *storage.AlarmTx, due storage.DueTicket) ([]storage.AlarmOutcome, error) {
+		res, err := s.store.FireAlarms(ctx, now, after, s.opts.Batch, func(tx *storage.AlarmTx, due storage.DueTicket) ([]storage.AlarmOutcome, error) {
 			return s.fire(tx, due, now)
 		})
 		if err != nil {
 			return err
 		}
 		s.queued.Add(float64(res.Queued))
-		if res.Alarms > 0 {
-			s.log.Info("alarms fired", "tickets", res.Tickets, "alarms", res.Alarms, "pushes", res.Queued)
+		if res.Alarms > 0 || res.Failed > 0 {
+			s.log.Info("alarms fired", "tickets", res.Tickets, "alarms", res.Alarms, "pushes", res.Queued, "failed", res.Failed)
 		}
-		if res.Tickets < s.opts.Batch {
+		if !res.More {
 			return nil
 		}
+		after = res.Last
 		if err := ctx.Err(); err != nil {
 			return err
 		}

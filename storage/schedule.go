@@ -239,19 +239,29 @@ func (a *AlarmTx) Record(ev hotlinebot.Event) error {
 
 // FireResult counts what one FireAlarms call did.
 type FireResult struct {
-	Tickets int // tickets claimed
-	Alarms  int // alarms fired (any outcome)
-	Queued  int // outbox rows written
+	Tickets int   // tickets whose alarms were fired
+	Alarms  int   // alarms fired (any outcome)
+	Queued  int   // outbox rows written
+	Failed  int   // tickets whose handling failed: rolled back, skipped until the next tick
+	Last    int64 // the highest ticket id claimed: the next call's after
+	More    bool  // a full batch: call again with after = Last
 }
 
-// FireAlarms claims up to limit tickets that have alarms due at now and are
-// with a department (dispatched or accepted), locking each row and skipping
-// rows another transaction holds, and calls handle for each with its due
-// alarms (by moment; at one moment reminders, the missed 签收, the overdue
-// event, then the steps). handle returns one outcome per alarm, in order;
-// the alarms are marked fired with it in the same transaction. A full batch
-// means call again.
-func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
+// FireAlarms claims up to limit tickets above id after that have alarms due
+// at now and are with a department (dispatched or accepted), in id order,
+// locking each row and skipping rows another transaction holds, and calls
+// handle for each with its due alarms (by moment; at one moment reminders,
+// the missed 签收, the overdue event, then the steps). handle returns one
+// outcome per alarm, in order; the alarms are marked fired with it in the
+// same transaction.
+//
+// Each ticket is handled under its own savepoint: when handle fails (or
+// panics) for one, what it wrote is rolled back, the failure is logged with
+// the ticket's id, its alarms stay due, and the others of the batch go on.
+// One bad ticket delays only itself; the next tick tries it again. A caller
+// goes through the due tickets once per tick by passing the previous call's
+// Last as after while More.
+func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limit int,
 	handle func(tx *AlarmTx, due DueTicket) ([]AlarmOutcome, error)) (FireResult, error) {
 	if limit <= 0 {
 		limit = 100
@@ -268,14 +278,15 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 		err := tx.SelectContext(ctx, &rows,
 			`SELECT `+ticketColumns+`, coalesce(d.name, '') AS department_name`+ticketFrom+`
 			 WHERE t.id IN (SELECT a.ticket_id FROM ticket_alarms a WHERE a.fired_at IS NULL AND a.fire_at <= $1)
-			   AND t.status IN ('dispatched', 'accepted')
-			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, now, limit)
+			   AND t.status IN ('dispatched', 'accepted') AND t.id > $3
+			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, now, limit, after)
 		if err != nil {
 			return fmt.Errorf("storage: claim due alarms: %w", err)
 		}
 		if len(rows) == 0 {
 			return nil
 		}
+		res.Last, res.More = rows[len(rows)-1].ID, len(rows) == limit
 		ids := make([]int64, len(rows))
 		for i, r := range rows {
 			ids[i] = r.ID
@@ -297,23 +308,30 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 			if len(due.Alarms) == 0 {
 				continue // fired by another scheduler between the two reads
 			}
-			outcomes, err := handle(at, due)
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT ticket_alarms`); err != nil {
+				return fmt.Errorf("storage: savepoint: %w", err)
+			}
+			queued := at.queued
+			err := s.fireTicket(ctx, tx, at, due, handle)
 			if err != nil {
-				return fmt.Errorf("storage: alarms of %s: %w", due.Ticket.Ref(), err)
-			}
-			if len(outcomes) != len(due.Alarms) {
-				return fmt.Errorf("storage: alarms of %s: %d outcomes for %d alarms", due.Ticket.Ref(), len(outcomes), len(due.Alarms))
-			}
-			for i, a := range due.Alarms {
-				if _, err := tx.ExecContext(ctx,
-					`UPDATE ticket_alarms SET fired_at = $6, outcome = $7
-					 WHERE ticket_id = $1 AND stage = $2 AND span = $3 AND notify = $4 AND deadline = $5 AND fired_at IS NULL`,
-					a.TicketID, string(a.Stage), a.Span, a.Notify, a.Deadline, now, string(outcomes[i])); err != nil {
-					return fmt.Errorf("storage: mark alarm fired: %w", err)
+				if ctx.Err() != nil {
+					return err
 				}
+				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT ticket_alarms`); rerr != nil {
+					return fmt.Errorf("storage: roll back the alarms of #%d: %w (after: %w)", due.Ticket.ID, rerr, err)
+				}
+				at.queued = queued
+				res.Failed++
+				// The ticket's id and the error only: no phone, no name.
+				s.log.Error("scheduler: the alarms of a ticket failed; it is skipped until the next tick",
+					"ticket", due.Ticket.ID, "err", err)
+			} else {
+				res.Tickets++
+				res.Alarms += len(due.Alarms)
 			}
-			res.Tickets++
-			res.Alarms += len(due.Alarms)
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT ticket_alarms`); err != nil {
+				return fmt.Errorf("storage: release savepoint: %w", err)
+			}
 		}
 		return nil
 	})
@@ -323,6 +341,33 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, limit int,
 	res.Queued = at.queued
 	s.notifyOutbox(res.Queued)
 	return res, nil
+}
+
+// fireTicket handles one ticket's due alarms and marks them fired with
+// handle's outcomes; a panic in handle is an error.
+func (s *Store) fireTicket(ctx context.Context, tx *sqlx.Tx, at *AlarmTx, due DueTicket,
+	handle func(tx *AlarmTx, due DueTicket) ([]AlarmOutcome, error)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("storage: alarms of %s: panic: %v", due.Ticket.Ref(), r)
+		}
+	}()
+	outcomes, err := handle(at, due)
+	if err != nil {
+		return fmt.Errorf("storage: alarms of %s: %w", due.Ticket.Ref(), err)
+	}
+	if len(outcomes) != len(due.Alarms) {
+		return fmt.Errorf("storage: alarms of %s: %d outcomes for %d alarms", due.Ticket.Ref(), len(outcomes), len(due.Alarms))
+	}
+	for i, a := range due.Alarms {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE ticket_alarms SET fired_at = $6, outcome = $7
+			 WHERE ticket_id = $1 AND stage = $2 AND span = $3 AND notify = $4 AND deadline = $5 AND fired_at IS NULL`,
+			a.TicketID, string(a.Stage), a.Span, a.Notify, a.Deadline, at.now, string(outcomes[i])); err != nil {
+			return fmt.Errorf("storage: mark alarm fired: %w", err)
+		}
+	}
+	return nil
 }
 
 // Alarms returns a ticket's alarms with their state, for tests and the

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func TestFireAlarmsSkipsTicketsLockedElsewhere(t *testing.T) {
 		return []storage.AlarmOutcome{storage.AlarmQueued}, nil
 	}
 	late := a.DueAt.Add(time.Minute)
-	res, err := f.s.FireAlarms(ctx, late, 10, handle)
+	res, err := f.s.FireAlarms(ctx, late, 0, 10, handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +98,88 @@ func TestFireAlarmsSkipsTicketsLockedElsewhere(t *testing.T) {
 	}
 	tx.Rollback()
 	seen = nil
-	if res, err = f.s.FireAlarms(ctx, late, 10, handle); err != nil || res.Tickets != 1 || seen[0] != a.ID {
+	if res, err = f.s.FireAlarms(ctx, late, 0, 10, handle); err != nil || res.Tickets != 1 || seen[0] != a.ID {
 		t.Fatalf("after the lock is gone: %+v, %v, saw %v", res, err, seen)
 	}
-	if res, _ = f.s.FireAlarms(ctx, late, 10, handle); res.Tickets != 0 {
+	if res, _ = f.s.FireAlarms(ctx, late, 0, 10, handle); res.Tickets != 0 {
 		t.Errorf("fired alarms fire again: %+v", res)
 	}
 	if n := count(t, f.s, `SELECT count(*) FROM ticket_events WHERE action = 'remind' AND channel = 'scheduler'`); n != 2 {
 		t.Errorf("%d remind events, want one per ticket", n)
+	}
+}
+
+// A ticket whose alarms fail (an error or a panic) is rolled back to its
+// savepoint and skipped; the others of the batch fire, and the failed ones
+// stay due for the next call.
+func TestFireAlarmsContainsAFailingTicket(t *testing.T) {
+	f := newFixture(t)
+	a := f.create(t, storage.NewTicket{ExternalID: "C-1", Department: "longshan"})
+	b := f.create(t, storage.NewTicket{ExternalID: "C-2", Department: "longshan"})
+	c := f.create(t, storage.NewTicket{ExternalID: "C-3", Department: "longshan"})
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); err != nil {
+		t.Fatal(err)
+	}
+	broken := map[int64]bool{a.ID: true, b.ID: true}
+	handle := func(at *storage.AlarmTx, due storage.DueTicket) ([]storage.AlarmOutcome, error) {
+		if err := at.Record(hotlinebot.Event{TicketID: due.Ticket.ID, Action: hotlinebot.ActionRemind, Note: "test"}); err != nil {
+			return nil, err
+		}
+		switch {
+		case broken[due.Ticket.ID] && due.Ticket.ID == a.ID:
+			return nil, errors.New("broken ticket")
+		case broken[due.Ticket.ID]:
+			panic("broken ticket")
+		}
+		return []storage.AlarmOutcome{storage.AlarmQueued}, nil
+	}
+	late := a.DueAt.Add(time.Minute)
+	res, err := f.s.FireAlarms(ctx, late, 0, 10, handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tickets != 1 || res.Failed != 2 || res.Alarms != 1 || res.Last != c.ID || res.More {
+		t.Errorf("FireAlarms = %+v, want #%d fired and two failed", res, c.ID)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM ticket_events WHERE action = 'remind' AND channel = 'scheduler'`); n != 1 {
+		t.Errorf("%d remind events, want the one of #%d (the failed ones rolled back)", n, c.ID)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM ticket_alarms WHERE fired_at IS NULL`); n != 2 {
+		t.Errorf("%d alarms still due, want the failed tickets' two", n)
+	}
+	// Repaired, they fire on the next call.
+	broken = nil
+	if res, err = f.s.FireAlarms(ctx, late, 0, 10, handle); err != nil || res.Tickets != 2 || res.Failed != 0 {
+		t.Errorf("the next call: %+v, %v", res, err)
+	}
+}
+
+// FireAlarms goes on above after, in id order, a batch at a time.
+func TestFireAlarmsPagesByID(t *testing.T) {
+	f := newFixture(t)
+	a := f.create(t, storage.NewTicket{ExternalID: "K-1", Department: "longshan"})
+	b := f.create(t, storage.NewTicket{ExternalID: "K-2", Department: "longshan"})
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); err != nil {
+		t.Fatal(err)
+	}
+	var seen []int64
+	handle := func(at *storage.AlarmTx, due storage.DueTicket) ([]storage.AlarmOutcome, error) {
+		seen = append(seen, due.Ticket.ID)
+		return nil, errors.New("broken ticket") // stays due: only after moves on
+	}
+	late := a.DueAt.Add(time.Minute)
+	res, err := f.s.FireAlarms(ctx, late, 0, 1, handle)
+	if err != nil || res.Last != a.ID || !res.More {
+		t.Fatalf("first batch: %+v, %v", res, err)
+	}
+	if res, err = f.s.FireAlarms(ctx, late, res.Last, 1, handle); err != nil || res.Last != b.ID {
+		t.Fatalf("second batch: %+v, %v", res, err)
+	}
+	if res, err = f.s.FireAlarms(ctx, late, res.Last, 1, handle); err != nil || res.Last != 0 || res.More {
+		t.Fatalf("third batch: %+v, %v", res, err)
+	}
+	if len(seen) != 2 || seen[0] != a.ID || seen[1] != b.ID {
+		t.Errorf("handled %v", seen)
 	}
 }
 

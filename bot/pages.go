@@ -149,6 +149,13 @@ func (pg *pages) ticket(w http.ResponseWriter, r *http.Request) {
 		pg.unavailable(w, err)
 		return
 	}
+	// The link names its recipient, but what they may see is decided now:
+	// a handler who moved, or whose department gave the ticket away, no
+	// longer sees it (the same rule as 查).
+	if !mayView(viewer, t) {
+		WriteErrorPage(w, http.StatusForbidden, "无法打开此页面", "您现在无权查看此工单：它不属于您的单位。")
+		return
+	}
 	events, err := pg.Store.TicketEvents(ctx, t.ID)
 	if err != nil {
 		pg.unavailable(w, err)

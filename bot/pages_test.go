@@ -122,7 +122,7 @@ func TestTicketPageForTheHandler(t *testing.T) {
 
 func TestTicketPageMasksThePhoneForOthers(t *testing.T) {
 	f := newPagesFixture(t)
-	for _, p := range []hotlinebot.Person{f.leader, f.office, f.other} {
+	for _, p := range []hotlinebot.Person{f.leader, f.office} {
 		status, body, _ := f.get(t, f.links.TicketURL(f.ticket.ID, p.ID, f.now))
 		if status != 200 {
 			t.Fatalf("%s: status %d", p.Name, status)
@@ -137,6 +137,20 @@ func TestTicketPageMasksThePhoneForOthers(t *testing.T) {
 	_, body, _ := f.get(t, f.links.TicketURL(f.ticket.ID, f.office.ID, f.now))
 	if !strings.Contains(body, "派 "+itoa(f.ticket.ID)+" 单位") {
 		t.Error("the office is not offered 派 (with 单位, as the chat help writes it)")
+	}
+}
+
+// A link reaches only its recipient, and only while they may see the ticket:
+// a handler of another department (one who moved, or whose department gave
+// the ticket away) is refused, without the ticket.
+func TestTicketPageRefusesThoseWhoMayNotSeeIt(t *testing.T) {
+	f := newPagesFixture(t)
+	status, body, _ := f.get(t, f.links.TicketURL(f.ticket.ID, f.other.ID, f.now))
+	if status != http.StatusForbidden {
+		t.Fatalf("another department's handler: status %d, want 403", status)
+	}
+	if strings.Contains(body, f.ticket.Title) || strings.Contains(body, "138****5678") {
+		t.Errorf("the refusal shows the ticket:\n%s", body)
 	}
 }
 

@@ -585,10 +585,13 @@ func (c *change) decideExtension() error {
 		return Errorf(ECONFLICT, "%s 没有待审批的延期申请", c.ref())
 	}
 	days, requester := c.old.ExtensionDays, c.old.ExtensionRequestedBy
-	var note string
+	// The push's note is short (a template field holds 20 characters; the
+	// new deadline travels in its own time field); the history has it all.
+	var note, push string
 	if c.cmd.Action == ActionApproveExtension {
 		c.t.DueAt = c.env.Calendar.AddWorkdays(c.old.DueAt, days)
 		c.t.ExtendedDays = c.old.ExtendedDays + days
+		push = fmt.Sprintf("同意延期 %d 个工作日", days)
 		note = fmt.Sprintf("同意延期 %d 个工作日，办理时限延至 %s", days, c.when(c.t.DueAt))
 		note = withNote(note, c.cmd.Note)
 	} else {
@@ -597,10 +600,11 @@ func (c *change) decideExtension() error {
 			return c.invalid("驳回延期需要填写理由")
 		}
 		note = withNote(fmt.Sprintf("驳回延期 %d 个工作日", days), reason)
+		push = note
 	}
 	c.clearExtension()
 	c.event(c.cmd.Action, c.old.Status, c.old.Status, note)
-	c.notifyPerson(NotifyExtension, requester, note)
+	c.notifyPerson(NotifyExtension, requester, push)
 	return nil
 }
 

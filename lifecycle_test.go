@@ -732,9 +732,14 @@ func TestDecideExtensionAcrossNationalDay(t *testing.T) {
 		if tk.ExtendedDays != 4 || tk.ExtensionDays != 0 || tk.ExtensionReason != "" || tk.ExtensionRequestedBy != 0 || !tk.OriginalDueAt.Equal(pending.OriginalDueAt) {
 			t.Errorf("approved: %+v", tk)
 		}
-		wantN := []Notification{{Kind: NotifyExtension, To: Recipient{Audience: AudiencePerson, PersonID: 11}, TicketID: 37, Note: "同意延期 3 个工作日，办理时限延至 2026年10月10日 18:00"}}
+		// The push's note fits a template field; the new deadline is the
+		// push's .DueAt, and the history keeps the whole sentence.
+		wantN := []Notification{{Kind: NotifyExtension, To: Recipient{Audience: AudiencePerson, PersonID: 11}, TicketID: 37, Note: "同意延期 3 个工作日"}}
 		if !reflect.DeepEqual(tr.Notifications, wantN) {
 			t.Errorf("notifications = %+v, want %+v", tr.Notifications, wantN)
+		}
+		if want := "同意延期 3 个工作日，办理时限延至 2026年10月10日 18:00"; tr.Events[0].Note != want {
+			t.Errorf("event note = %q, want %q", tr.Events[0].Note, want)
 		}
 		if tr.Events[0].Action != ActionApproveExtension || tr.Events[0].ActorID != decider.PersonID {
 			t.Errorf("event = %+v", tr.Events[0])

@@ -147,14 +147,16 @@ func (s *Store) enqueueNobody(ctx context.Context, tx *sqlx.Tx, n hotlinebot.Not
 	if subject == "" {
 		subject = kindChinese[n.Kind]
 	}
+	// The office reads this in a template's thing field, cut at 20
+	// characters: who cannot be reached comes first, then the ticket.
 	var who string
 	switch n.To.Audience {
 	case hotlinebot.AudienceDepartmentHandlers:
-		who = deptName + "没有可接收推送的承办人"
+		who = deptName + "无承办人可收推送"
 	case hotlinebot.AudienceDepartmentLeaders:
-		who = deptName + "没有可接收推送的领导"
+		who = deptName + "无领导可收推送"
 	case hotlinebot.AudienceDistrictLeaders:
-		who = "没有可接收推送的区领导"
+		who = "区领导无人可收推送"
 	case hotlinebot.AudienceAssignee:
 		who = "承办人无法接收推送"
 	default:
@@ -165,9 +167,9 @@ func (s *Store) enqueueNobody(ctx context.Context, tx *sqlx.Tx, n hotlinebot.Not
 	}
 	var note string
 	if n.Kind == hotlinebot.NotifyAssigned && n.To.Audience == hotlinebot.AudienceDepartmentHandlers {
-		note = fmt.Sprintf("%s 已派至%s，但该单位没有可接收推送的承办人", subject, deptName)
+		note = fmt.Sprintf("%s，%s待签收", who, subject)
 	} else {
-		note = fmt.Sprintf("%s 的%s推送无人接收：%s", subject, kindChinese[n.Kind], who)
+		note = fmt.Sprintf("%s：%s%s未送达", who, subject, kindChinese[n.Kind])
 	}
 	s.log.Warn("push reaches nobody; telling the office", "kind", n.Kind, "audience", n.To.Audience, "ticket", n.TicketID)
 	data.Note = note

@@ -86,7 +86,7 @@ func TestEnqueueNobodyTellsOfficeOrLogs(t *testing.T) {
 	if len(ps) != 1 || ps[0].Kind != "notice" || ps[0].PersonID != f.clerk.ID {
 		t.Fatalf("pushes = %+v", ps)
 	}
-	if d := ps[0].data(t); d.Note != tk.Ref()+" 已派至南湖街道办事处，但该单位没有可接收推送的承办人" || d.Ref != tk.Ref() {
+	if d := ps[0].data(t); d.Note != "南湖街道办事处无承办人可收推送，"+tk.Ref()+"待签收" || d.Ref != tk.Ref() {
 		t.Fatalf("notice data = %+v", d)
 	}
 

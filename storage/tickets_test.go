@@ -277,7 +277,7 @@ func TestActWritesTicketEventsAndPushes(t *testing.T) {
 	if len(ps) != 1 || ps[0].Kind != "notice" || ps[0].PersonID != f.clerk.ID {
 		t.Fatalf("pushes after reassign = %+v", ps)
 	}
-	if note := ps[0].data(t).Note; note != tk.Ref()+" 已派至南湖街道办事处，但该单位没有可接收推送的承办人" {
+	if note := ps[0].data(t).Note; note != "南湖街道办事处无承办人可收推送，"+tk.Ref()+"待签收" {
 		t.Fatalf("notice = %q", note)
 	}
 	if added.Load() != 1 {

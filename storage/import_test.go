@@ -212,3 +212,30 @@ func TestImportDryRunUsesNoTicketNumber(t *testing.T) {
 		}
 	}
 }
+
+// A 办结时间 of 2071 for 2017 is a typo, not history: refused, naming the
+// field, while a clock a few minutes ahead of ours is fine.
+func TestImportRefusesTimesInTheFuture(t *testing.T) {
+	f := newFixture(t)
+	rows := []storage.NewTicket{
+		{ExternalID: "F-1", Title: "t", Content: "c", Department: "longshan",
+			ReceivedAt: at(10, 9, 9, 0), CompletedAt: t0.AddDate(54, 0, 0), Outcome: "已处理"},
+		{ExternalID: "F-2", Title: "t", Content: "c", Department: "longshan", ReceivedAt: t0.AddDate(0, 0, 3)},
+		{ExternalID: "F-3", Title: "t", Content: "c", Department: "longshan", ReceivedAt: t0.Add(5 * time.Minute)},
+	}
+	_, err := f.s.ImportTickets(ctx, rows, importer, t0, storage.ImportOptions{})
+	var ie *storage.ImportError
+	if !errors.As(err, &ie) {
+		t.Fatalf("err = %v, want an ImportError", err)
+	}
+	got := map[int]string{}
+	for _, r := range ie.Rows {
+		got[r.Row] = r.Field
+	}
+	if len(ie.Rows) != 2 || got[0] != "completed_at" || got[1] != "received_at" {
+		t.Fatalf("row errors = %+v", ie.Rows)
+	}
+	if !strings.Contains(err.Error(), "晚于当前时间") {
+		t.Fatalf("message = %q", err.Error())
+	}
+}

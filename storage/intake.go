@@ -53,7 +53,11 @@ func (e *ImportError) Unwrap() error {
 }
 
 // validateNewTicket checks one row and returns its problems.
-func validateNewTicket(in *NewTicket) []RowError {
+// futureSlack is how far ahead of now a time given at intake may be (the
+// city's clock and ours differ a little); later is a typo (2071 for 2017).
+const futureSlack = time.Hour
+
+func validateNewTicket(in *NewTicket, now time.Time) []RowError {
 	var errs []RowError
 	bad := func(field, msg string) { errs = append(errs, RowError{Field: field, Message: msg}) }
 	in.ExternalID = strings.TrimSpace(in.ExternalID)
@@ -100,6 +104,16 @@ func validateNewTicket(in *NewTicket) []RowError {
 			bad("followup_result", "有回访时间（followup_at）却没有回访结果（followup_result）")
 		}
 	}
+	future := now.Add(futureSlack)
+	if in.ReceivedAt.After(future) {
+		bad("received_at", "受理时间（received_at）晚于当前时间")
+	}
+	if in.CompletedAt.After(future) {
+		bad("completed_at", "办结时间（completed_at）晚于当前时间")
+	}
+	if in.FollowUpAt.After(future) {
+		bad("followup_at", "回访时间（followup_at）晚于当前时间")
+	}
 	if !in.DueAt.IsZero() && !in.ReceivedAt.IsZero() && in.DueAt.Before(in.ReceivedAt) {
 		bad("due_at", "办理时限（due_at）早于受理时间（received_at）")
 	}
@@ -138,7 +152,7 @@ func route(ctx context.Context, q sqlx.QueryerContext, rs hotlinebot.RuleSet, in
 // pushes, in one transaction. An existing external_id returns the stored ticket
 // with created=false and changes nothing (also when two callers race).
 func (s *Store) CreateTicket(ctx context.Context, in NewTicket, actor hotlinebot.Actor, now time.Time) (t hotlinebot.Ticket, created bool, err error) {
-	if errs := validateNewTicket(&in); len(errs) > 0 {
+	if errs := validateNewTicket(&in, now); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
 			msgs[i] = e.Message
@@ -286,7 +300,7 @@ func (s *Store) ImportTickets(ctx context.Context, rows []NewTicket, actor hotli
 	var bad []RowError
 	seen := make(map[string]int, len(rows))
 	for i := range rows {
-		for _, e := range validateNewTicket(&rows[i]) {
+		for _, e := range validateNewTicket(&rows[i], now) {
 			e.Row = i
 			bad = append(bad, e)
 		}

@@ -32,16 +32,19 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// planAll plans batch after batch until no ticket waits.
+// planAll plans batch after batch, in ticket id order, until no ticket
+// waits: each batch starts after the last ticket of the one before.
 func (s *Scheduler) planAll(ctx context.Context, now time.Time) error {
+	var after int64
 	for {
-		n, err := s.store.PlanAlarms(ctx, s.settings, now, 4*s.opts.Batch, s.plan)
+		res, err := s.store.PlanAlarms(ctx, s.settings, now, after, 4*s.opts.Batch, s.plan)
 		if err != nil {
 			return err
 		}
-		if n < 4*s.opts.Batch {
+		if !res.More {
 			return nil
 		}
+		after = res.Last
 		if err := ctx.Err(); err != nil {
 			return err
 		}

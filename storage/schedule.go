@@ -16,6 +16,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -87,56 +88,111 @@ func (a Alarm) DedupeKey() string {
 // claimed at all, so its escalation waits and resumes if the return is refused.
 const openForAlarms = `('dispatched', 'accepted', 'return_requested')`
 
-// PlanAlarms plans the alarms of up to limit open tickets whose alarms were
-// not yet planned from their current deadlines under these settings (a
-// fingerprint of the reminder and escalation configuration): plan(t) returns
-// the ticket's alarms; the unfired alarms of its earlier deadlines are
-// deleted, and alarms already fired stay fired. Tickets that left the
-// department's hands (completed, closed, back to pending) lose their unfired
-// alarms. It returns how many tickets it planned; a full batch means call again.
-func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, limit int, plan func(hotlinebot.Ticket) []Alarm) (int, error) {
+// PlanResult counts what one PlanAlarms call did.
+type PlanResult struct {
+	Planned int   // tickets planned
+	Failed  int   // tickets whose plan panicked: logged, left for the next tick
+	Last    int64 // the highest ticket id looked at: the next call's after
+	More    bool  // a full batch: call again with after = Last
+}
+
+// PlanAlarms plans the alarms of up to limit open tickets above id after, in
+// id order, whose alarms were not yet planned from their current deadlines
+// under these settings (a fingerprint of the reminder and escalation
+// configuration): plan(t) returns the ticket's alarms; the unfired alarms of
+// its earlier deadlines are deleted, and alarms already fired stay fired.
+// Tickets that left the department's hands (completed, closed, back to
+// pending) lose their unfired alarms. A caller goes through the tickets once
+// per tick by passing the previous call's Last as after while More: each
+// batch starts where the last one ended instead of reading again every
+// ticket already planned. A ticket whose plan panics is logged and skipped
+// (its plan is not saved, so the next tick tries it again).
+func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, after int64, limit int, plan func(hotlinebot.Ticket) []Alarm) (PlanResult, error) {
 	if limit <= 0 {
 		limit = 500
 	}
-	planned := 0
+	var res PlanResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// Alarms of tickets that are no longer with a department never fire;
-		// dropping them (and the plan) lets a reopened ticket plan afresh.
-		if _, err := tx.ExecContext(ctx,
-			`WITH gone AS (
-			   SELECT p.ticket_id FROM ticket_alarm_plans p JOIN tickets t ON t.id = p.ticket_id
-			   WHERE t.status NOT IN `+openForAlarms+`
-			   ORDER BY p.ticket_id LIMIT $1 FOR UPDATE OF t SKIP LOCKED
-			 ), dropped AS (
-			   DELETE FROM ticket_alarms a USING gone WHERE a.ticket_id = gone.ticket_id AND a.fired_at IS NULL
-			 )
-			 DELETE FROM ticket_alarm_plans p USING gone WHERE p.ticket_id = gone.ticket_id`, limit); err != nil {
-			return fmt.Errorf("storage: drop alarms of closed tickets: %w", err)
-		}
-
 		var rows []ticketRow
 		err := tx.SelectContext(ctx, &rows,
 			`SELECT `+ticketColumns+ticketFrom+`
-			 LEFT JOIN ticket_alarm_plans p ON p.ticket_id = t.id
+			 LEFT JOIN ticket_alarm_plans p ON p.ticket_id = t.id AND p.ticket_id > $3
 			 WHERE t.status IN `+openForAlarms+` AND NOT t.history
 			   AND (p.ticket_id IS NULL OR p.settings <> $1
 			        OR p.dispatched_at IS DISTINCT FROM t.dispatched_at
 			        OR p.sign_due_at IS DISTINCT FROM t.sign_due_at
 			        OR p.due_at IS DISTINCT FROM t.due_at)
-			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, settings, limit)
+			   AND t.id > $3
+			 ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, settings, limit, after)
 		if err != nil {
 			return fmt.Errorf("storage: tickets to plan: %w", err)
+		}
+		if len(rows) > 0 {
+			res.Last, res.More = rows[len(rows)-1].ID, len(rows) == limit
+		}
+		// Alarms of tickets that are no longer with a department never fire;
+		// dropping them (and the plan) lets a reopened ticket plan afresh.
+		// Those in this batch's range of ids (to the end when it is the last
+		// batch), so a tick reads each plan once.
+		until := res.Last
+		if !res.More {
+			until = math.MaxInt64
+		}
+		if _, err := tx.ExecContext(ctx,
+			`WITH gone AS (
+			   SELECT p.ticket_id FROM ticket_alarm_plans p JOIN tickets t ON t.id = p.ticket_id
+			   WHERE p.ticket_id > $1 AND p.ticket_id <= $2 AND t.status NOT IN `+openForAlarms+`
+			   FOR UPDATE OF t SKIP LOCKED
+			 ), dropped AS (
+			   DELETE FROM ticket_alarms a USING gone WHERE a.ticket_id = gone.ticket_id AND a.fired_at IS NULL
+			 )
+			 DELETE FROM ticket_alarm_plans p USING gone WHERE p.ticket_id = gone.ticket_id`, after, until); err != nil {
+			return fmt.Errorf("storage: drop alarms of closed tickets: %w", err)
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		ids := make([]int64, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
+		// Each ticket's plan first, so a ticket whose plan fails leaves its
+		// alarms and plan as they were.
+		type planned struct {
+			t      hotlinebot.Ticket
+			alarms []Alarm
+		}
+		var ok []planned
+		for _, r := range rows {
+			t := r.ticket()
+			alarms, err := safePlan(plan, t)
+			if err != nil {
+				res.Failed++
+				s.log.Error("scheduler: planning the alarms of a ticket failed; it is skipped until the next tick",
+					"ticket", t.ID, "err", err)
+				continue
+			}
+			ok = append(ok, planned{t, alarms})
+		}
+		if len(ok) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(ok))
+		for i, p := range ok {
+			ids[i] = p.t.ID
 		}
 		if _, err := tx.ExecContext(ctx,
 			`DELETE FROM ticket_alarms WHERE ticket_id = ANY($1) AND fired_at IS NULL`, pq.Array(ids)); err != nil {
 			return fmt.Errorf("storage: drop stale alarms: %w", err)
+		}
+		// A step fired before the steps were named by their audiences
+		// (migration 5 marked it '#<index>') is not planned again at that
+		// index with that offset.
+		var legacy []Alarm
+		if err := tx.SelectContext(ctx, &legacy,
+			`SELECT ticket_id, stage, step, span, notify, deadline, fire_at FROM ticket_alarms
+			 WHERE ticket_id = ANY($1) AND stage = 'escalate' AND notify LIKE '#%'`, pq.Array(ids)); err != nil {
+			return fmt.Errorf("storage: steps fired before migration 5: %w", err)
+		}
+		firedByIndex := make(map[string]bool, len(legacy))
+		for _, l := range legacy {
+			firedByIndex[legacyKey(l.TicketID, l.Notify, l.Span, l.Deadline)] = true
 		}
 		var (
 			aTicket, aStep                  []int64
@@ -145,9 +201,12 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 			pTicket                         []int64
 			pDispatched, pSignDue, pDue     []sql.NullString
 		)
-		for _, r := range rows {
-			t := r.ticket()
-			for _, a := range plan(t) {
+		for _, p := range ok {
+			t := p.t
+			for _, a := range p.alarms {
+				if a.Stage == StageEscalate && firedByIndex[legacyKey(t.ID, "#"+strconv.Itoa(a.Step), a.Span, a.Deadline)] {
+					continue
+				}
 				aTicket = append(aTicket, t.ID)
 				aStage = append(aStage, string(a.Stage))
 				aStep = append(aStep, int64(a.Step))
@@ -162,16 +221,10 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 			pDue = append(pDue, pgNullTime(t.DueAt))
 		}
 		if len(aTicket) > 0 {
-			// An alarm already fired stays fired (ON CONFLICT). A step fired
-			// before the steps were named by their audiences (migration 5:
-			// notify '#<index>') is not planned again at that index.
+			// An alarm already fired stays fired.
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO ticket_alarms (ticket_id, stage, step, span, notify, deadline, fire_at)
 				 SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-				   AS x(ticket_id, stage, step, span, notify, deadline, fire_at)
-				 WHERE x.stage <> 'escalate' OR NOT EXISTS (
-				   SELECT 1 FROM ticket_alarms l WHERE l.ticket_id = x.ticket_id AND l.stage = 'escalate'
-				     AND l.span = x.span AND l.notify = '#' || x.step AND l.deadline = x.deadline)
 				 ON CONFLICT DO NOTHING`,
 				pq.Array(aTicket), pq.Array(aStage), pq.Array(aStep), pq.Array(aSpan), pq.Array(aNotify),
 				pq.Array(aDeadline), pq.Array(aFire)); err != nil {
@@ -187,10 +240,27 @@ func (s *Store) PlanAlarms(ctx context.Context, settings string, now time.Time, 
 			pq.Array(pTicket), pq.Array(pDispatched), pq.Array(pSignDue), pq.Array(pDue), settings, now); err != nil {
 			return fmt.Errorf("storage: save alarm plans: %w", err)
 		}
-		planned = len(rows)
+		res.Planned = len(ok)
 		return nil
 	})
-	return planned, err
+	if err != nil {
+		return PlanResult{}, err
+	}
+	return res, nil
+}
+
+func legacyKey(ticket int64, notify, span string, deadline time.Time) string {
+	return strconv.FormatInt(ticket, 10) + "|" + notify + "|" + span + "|" + strconv.FormatInt(deadline.UnixMicro(), 10)
+}
+
+// safePlan is plan(t) with a panic turned into an error.
+func safePlan(plan func(hotlinebot.Ticket) []Alarm, t hotlinebot.Ticket) (alarms []Alarm, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("storage: plan of %s: panic: %v", t.Ref(), r)
+		}
+	}()
+	return plan(t), nil
 }
 
 // DueTicket is a ticket with alarms due, locked for the transaction that

@@ -18,22 +18,22 @@ func oneAlarm(t hotlinebot.Ticket) []storage.Alarm {
 func TestPlanAlarmsFollowsTheDeadlines(t *testing.T) {
 	f := newFixture(t)
 	tk := f.create(t, storage.NewTicket{ExternalID: "P-1", Department: "longshan"})
-	n, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm)
-	if err != nil || n != 1 {
-		t.Fatalf("PlanAlarms = %d, %v; want the new ticket planned", n, err)
+	res, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm)
+	if err != nil || res.Planned != 1 {
+		t.Fatalf("PlanAlarms = %+v, %v; want the new ticket planned", res, err)
 	}
-	if n, _ := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); n != 0 {
-		t.Errorf("planning again changed %d tickets", n)
+	if res, _ := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm); res.Planned != 0 {
+		t.Errorf("planning again changed %d tickets", res.Planned)
 	}
 	// New settings plan again; an extension's new deadline replaces the unfired alarm.
-	if n, _ := f.s.PlanAlarms(ctx, "v2", t0, 10, oneAlarm); n != 1 {
-		t.Errorf("new settings planned %d tickets, want 1", n)
+	if res, _ := f.s.PlanAlarms(ctx, "v2", t0, 0, 10, oneAlarm); res.Planned != 1 {
+		t.Errorf("new settings planned %d tickets, want 1", res.Planned)
 	}
 	if _, err := f.s.DB().ExecContext(ctx, `UPDATE tickets SET due_at = due_at + interval '2 days' WHERE id = $1`, tk.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := f.s.PlanAlarms(ctx, "v2", t0, 10, oneAlarm); n != 1 {
-		t.Errorf("a moved deadline planned %d tickets, want 1", n)
+	if res, _ := f.s.PlanAlarms(ctx, "v2", t0, 0, 10, oneAlarm); res.Planned != 1 {
+		t.Errorf("a moved deadline planned %d tickets, want 1", res.Planned)
 	}
 	alarms, err := f.s.Alarms(ctx, tk.ID)
 	if err != nil {
@@ -49,7 +49,7 @@ func TestPlanAlarmsFollowsTheDeadlines(t *testing.T) {
 	if _, err := f.s.Act(ctx, tk.Ref(), f.handler(f.zhang), hotlinebot.Command{Action: hotlinebot.ActionComplete, Note: "已办"}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.PlanAlarms(ctx, "v2", t0, 10, oneAlarm); err != nil {
+	if _, err := f.s.PlanAlarms(ctx, "v2", t0, 0, 10, oneAlarm); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, f.s, `SELECT count(*) FROM ticket_alarms WHERE ticket_id = $1`, tk.ID); n != 0 {
@@ -66,7 +66,7 @@ func TestFireAlarmsSkipsTicketsLockedElsewhere(t *testing.T) {
 	f := newFixture(t)
 	a := f.create(t, storage.NewTicket{ExternalID: "F-1", Department: "longshan"})
 	b := f.create(t, storage.NewTicket{ExternalID: "F-2", Department: "longshan"})
-	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); err != nil {
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := f.s.DB().BeginTxx(ctx, nil)
@@ -117,7 +117,7 @@ func TestFireAlarmsContainsAFailingTicket(t *testing.T) {
 	a := f.create(t, storage.NewTicket{ExternalID: "C-1", Department: "longshan"})
 	b := f.create(t, storage.NewTicket{ExternalID: "C-2", Department: "longshan"})
 	c := f.create(t, storage.NewTicket{ExternalID: "C-3", Department: "longshan"})
-	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); err != nil {
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm); err != nil {
 		t.Fatal(err)
 	}
 	broken := map[int64]bool{a.ID: true, b.ID: true}
@@ -159,7 +159,7 @@ func TestFireAlarmsPagesByID(t *testing.T) {
 	f := newFixture(t)
 	a := f.create(t, storage.NewTicket{ExternalID: "K-1", Department: "longshan"})
 	b := f.create(t, storage.NewTicket{ExternalID: "K-2", Department: "longshan"})
-	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, oneAlarm); err != nil {
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm); err != nil {
 		t.Fatal(err)
 	}
 	var seen []int64
@@ -180,6 +180,40 @@ func TestFireAlarmsPagesByID(t *testing.T) {
 	}
 	if len(seen) != 2 || seen[0] != a.ID || seen[1] != b.ID {
 		t.Errorf("handled %v", seen)
+	}
+}
+
+// PlanAlarms goes on above after, a batch at a time, and a ticket whose plan
+// panics is skipped (its plan not saved, so it is tried again) while the
+// others of its batch are planned.
+func TestPlanAlarmsPagesAndSkipsAFailingPlan(t *testing.T) {
+	f := newFixture(t)
+	a := f.create(t, storage.NewTicket{ExternalID: "Q-1", Department: "longshan"})
+	b := f.create(t, storage.NewTicket{ExternalID: "Q-2", Department: "longshan"})
+	c := f.create(t, storage.NewTicket{ExternalID: "Q-3", Department: "longshan"})
+	broken := true
+	plan := func(tk hotlinebot.Ticket) []storage.Alarm {
+		if broken && tk.ID == a.ID {
+			panic("a calendar without this year")
+		}
+		return oneAlarm(tk)
+	}
+	res, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 2, plan)
+	if err != nil || res.Planned != 1 || res.Failed != 1 || res.Last != b.ID || !res.More {
+		t.Fatalf("first batch: %+v, %v", res, err)
+	}
+	if res, err = f.s.PlanAlarms(ctx, "v1", t0, res.Last, 2, plan); err != nil || res.Planned != 1 || res.Last != c.ID || res.More {
+		t.Fatalf("second batch: %+v, %v", res, err)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM ticket_alarm_plans WHERE ticket_id = $1`, a.ID); n != 0 {
+		t.Errorf("the failed ticket's plan was saved")
+	}
+	broken = false
+	if res, err = f.s.PlanAlarms(ctx, "v1", t0, 0, 2, plan); err != nil || res.Planned != 1 || res.Last != a.ID {
+		t.Errorf("once repaired: %+v, %v", res, err)
+	}
+	if n := count(t, f.s, `SELECT count(*) FROM ticket_alarms`); n != 3 {
+		t.Errorf("%d alarms, want one per ticket", n)
 	}
 }
 
@@ -250,7 +284,7 @@ func TestStepFiredBeforeMigration5IsNotPlannedAgain(t *testing.T) {
 			{TicketID: t.ID, Stage: storage.StageEscalate, Step: 1, Span: "1wd", Notify: "office", Deadline: t.DueAt, FireAt: t.DueAt.Add(24 * time.Hour)},
 		}
 	}
-	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 10, steps); err != nil {
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, steps); err != nil {
 		t.Fatal(err)
 	}
 	alarms, err := f.s.Alarms(ctx, tk.ID)

@@ -280,22 +280,79 @@ type AlarmTx struct {
 	tx     *sqlx.Tx
 	now    time.Time
 	queued int
+
+	// What is read once per ticket handled: the ticket is locked and the
+	// scheduler changes neither it nor anyone's reachability, so both hold
+	// until the next ticket (reset).
+	data   map[int64]hotlinebot.TemplateData
+	reach  map[reachKey][]int64
+	marked []firedAlarm       // the alarms of the tickets handled, marked at the end of the batch
+	events []hotlinebot.Event // their events
 }
 
-// Enqueue queues n under dedupeKey (EnqueueTx) and returns the rows queued.
+type reachKey struct {
+	to     hotlinebot.Recipient
+	ticket int64
+}
+
+type firedAlarm struct {
+	Alarm
+	outcome AlarmOutcome
+}
+
+// reset starts on ticket due, forgetting what was read for the previous one.
+// Its template data is what ticketTemplateData would read, taken from the
+// row claimed under lock.
+func (a *AlarmTx) reset(due *DueTicket) {
+	clear(a.data)
+	clear(a.reach)
+	t := due.Ticket
+	data := hotlinebot.TemplateData{
+		Ref: t.Ref(), ExternalID: t.ExternalID, Title: t.Title, Category: t.Category,
+		Status: t.Status.Chinese(), Department: due.DepartmentName,
+	}
+	if !t.DueAt.IsZero() {
+		data.DueAt = t.DueAt.In(a.s.location()).Format(hotlinebot.LayoutMinute)
+	}
+	a.data[t.ID] = data
+}
+
+// Enqueue queues n under dedupeKey (as EnqueueTx does) and returns the rows
+// queued. The ticket's template data is read once for all its pushes.
 func (a *AlarmTx) Enqueue(n hotlinebot.Notification, dedupeKey string) (int, error) {
-	k, err := a.s.EnqueueTx(a.ctx, a.tx, n, dedupeKey, a.now)
+	var data hotlinebot.TemplateData
+	if n.TicketID != 0 {
+		var ok bool
+		if data, ok = a.data[n.TicketID]; !ok {
+			var err error
+			if data, err = a.s.ticketTemplateData(a.ctx, a.tx, n.TicketID); err != nil {
+				return 0, err
+			}
+			a.data[n.TicketID] = data
+		}
+	}
+	k, err := a.s.EnqueueDataTx(a.ctx, a.tx, n, data, time.Time{}, dedupeKey, a.now)
 	a.queued += k
 	return k, err
 }
 
 // Reachable returns how many people n would reach now.
 func (a *AlarmTx) Reachable(n hotlinebot.Notification) (int, error) {
+	key := reachKey{n.To, n.TicketID}
+	if ids, ok := a.reach[key]; ok {
+		return len(ids), nil
+	}
 	ids, err := a.s.recipients(a.ctx, a.tx, n)
-	return len(ids), err
+	if err != nil {
+		return 0, err
+	}
+	a.reach[key] = ids
+	return len(ids), nil
 }
 
-// Record appends a scheduler event to the ticket's history.
+// Record appends a scheduler event to the ticket's history. A ticket's
+// events are written together when its alarms are handled, under its
+// savepoint (dropped with it when the handling fails).
 func (a *AlarmTx) Record(ev hotlinebot.Event) error {
 	if ev.At.IsZero() {
 		ev.At = a.now
@@ -303,8 +360,44 @@ func (a *AlarmTx) Record(ev hotlinebot.Event) error {
 	if ev.Channel == "" {
 		ev.Channel = hotlinebot.ChannelScheduler
 	}
-	_, err := insertEvent(a.ctx, a.tx, ev, nil)
-	return err
+	if ev.TicketID == 0 || ev.Action == "" {
+		return fmt.Errorf("storage: scheduler event %+v names no ticket or action", ev)
+	}
+	a.events = append(a.events, ev)
+	return nil
+}
+
+// writeEvents writes events in one statement, in the order they were
+// recorded.
+func writeEvents(ctx context.Context, tx *sqlx.Tx, events []hotlinebot.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var (
+		ticket, actor                       []int64
+		at, action, channel, from, to, note []string
+	)
+	for _, ev := range events {
+		ticket = append(ticket, ev.TicketID)
+		actor = append(actor, ev.ActorID)
+		at = append(at, pgTime(ev.At))
+		action = append(action, string(ev.Action))
+		channel = append(channel, string(ev.Channel))
+		from = append(from, string(ev.FromStatus))
+		to = append(to, string(ev.ToStatus))
+		note = append(note, ev.Note)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO ticket_events (ticket_id, at, action, actor_id, channel, from_status, to_status, note)
+		 SELECT t, a, act, nullif(actor, 0), ch, fs, ts, note
+		 FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+		   WITH ORDINALITY AS x(t, a, act, actor, ch, fs, ts, note, n)
+		 ORDER BY n`,
+		pq.Array(ticket), pq.Array(at), pq.Array(action), pq.Array(actor), pq.Array(channel),
+		pq.Array(from), pq.Array(to), pq.Array(note)); err != nil {
+		return fmt.Errorf("storage: record the scheduler's events: %w", err)
+	}
+	return nil
 }
 
 // FireResult counts what one FireAlarms call did.
@@ -337,7 +430,7 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limi
 		limit = 100
 	}
 	var res FireResult
-	at := &AlarmTx{s: s, ctx: ctx, now: now}
+	at := &AlarmTx{s: s, ctx: ctx, now: now, data: map[int64]hotlinebot.TemplateData{}, reach: map[reachKey][]int64{}}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		at.tx = tx
 		type claimed struct {
@@ -373,16 +466,26 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limi
 		for _, a := range alarms {
 			byTicket[a.TicketID] = append(byTicket[a.TicketID], a)
 		}
+		// One savepoint per ticket; the release of the previous one and the
+		// next one go in one round trip.
+		savepoint := `SAVEPOINT ticket_alarms`
 		for _, r := range rows {
 			due := DueTicket{Ticket: r.ticket(), DepartmentName: r.DepartmentName, Alarms: byTicket[r.ID]}
 			if len(due.Alarms) == 0 {
 				continue // fired by another scheduler between the two reads
 			}
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT ticket_alarms`); err != nil {
+			if _, err := tx.ExecContext(ctx, savepoint); err != nil {
 				return fmt.Errorf("storage: savepoint: %w", err)
 			}
-			queued := at.queued
-			err := s.fireTicket(ctx, tx, at, due, handle)
+			savepoint = `RELEASE SAVEPOINT ticket_alarms; SAVEPOINT ticket_alarms`
+			queued, marked, events := at.queued, len(at.marked), len(at.events)
+			at.reset(&due)
+			err := s.fireTicket(at, due, handle)
+			if err == nil {
+				// Under the ticket's savepoint: an event that cannot be
+				// written fails this ticket only.
+				err = writeEvents(ctx, tx, at.events[events:])
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return err
@@ -390,7 +493,7 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limi
 				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT ticket_alarms`); rerr != nil {
 					return fmt.Errorf("storage: roll back the alarms of #%d: %w (after: %w)", due.Ticket.ID, rerr, err)
 				}
-				at.queued = queued
+				at.queued, at.marked, at.events = queued, at.marked[:marked], at.events[:events]
 				res.Failed++
 				// The ticket's id and the error only: no phone, no name.
 				s.log.Error("scheduler: the alarms of a ticket failed; it is skipped until the next tick",
@@ -399,11 +502,8 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limi
 				res.Tickets++
 				res.Alarms += len(due.Alarms)
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT ticket_alarms`); err != nil {
-				return fmt.Errorf("storage: release savepoint: %w", err)
-			}
 		}
-		return nil
+		return markFired(ctx, tx, now, at.marked)
 	})
 	if err != nil {
 		return FireResult{}, err
@@ -413,9 +513,39 @@ func (s *Store) FireAlarms(ctx context.Context, now time.Time, after int64, limi
 	return res, nil
 }
 
-// fireTicket handles one ticket's due alarms and marks them fired with
-// handle's outcomes; a panic in handle is an error.
-func (s *Store) fireTicket(ctx context.Context, tx *sqlx.Tx, at *AlarmTx, due DueTicket,
+// markFired marks the alarms of a batch fired, with their outcomes, in one
+// statement.
+func markFired(ctx context.Context, tx *sqlx.Tx, now time.Time, marked []firedAlarm) error {
+	if len(marked) == 0 {
+		return nil
+	}
+	var (
+		ticket                                 []int64
+		stage, span, notify, deadline, outcome []string
+	)
+	for _, m := range marked {
+		ticket = append(ticket, m.TicketID)
+		stage = append(stage, string(m.Stage))
+		span = append(span, m.Span)
+		notify = append(notify, m.Notify)
+		deadline = append(deadline, pgTime(m.Deadline))
+		outcome = append(outcome, string(m.outcome))
+	}
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE ticket_alarms a SET fired_at = $1, outcome = x.outcome
+		 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+		   AS x(ticket_id, stage, span, notify, deadline, outcome)
+		 WHERE a.ticket_id = x.ticket_id AND a.stage = x.stage AND a.span = x.span AND a.notify = x.notify
+		   AND a.deadline = x.deadline AND a.fired_at IS NULL`,
+		now, pq.Array(ticket), pq.Array(stage), pq.Array(span), pq.Array(notify), pq.Array(deadline), pq.Array(outcome)); err != nil {
+		return fmt.Errorf("storage: mark alarms fired: %w", err)
+	}
+	return nil
+}
+
+// fireTicket handles one ticket's due alarms and keeps handle's outcomes
+// for markFired; a panic in handle is an error.
+func (s *Store) fireTicket(at *AlarmTx, due DueTicket,
 	handle func(tx *AlarmTx, due DueTicket) ([]AlarmOutcome, error)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -430,12 +560,7 @@ func (s *Store) fireTicket(ctx context.Context, tx *sqlx.Tx, at *AlarmTx, due Du
 		return fmt.Errorf("storage: alarms of %s: %d outcomes for %d alarms", due.Ticket.Ref(), len(outcomes), len(due.Alarms))
 	}
 	for i, a := range due.Alarms {
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE ticket_alarms SET fired_at = $6, outcome = $7
-			 WHERE ticket_id = $1 AND stage = $2 AND span = $3 AND notify = $4 AND deadline = $5 AND fired_at IS NULL`,
-			a.TicketID, string(a.Stage), a.Span, a.Notify, a.Deadline, at.now, string(outcomes[i])); err != nil {
-			return fmt.Errorf("storage: mark alarm fired: %w", err)
-		}
+		at.marked = append(at.marked, firedAlarm{a, outcomes[i]})
 	}
 	return nil
 }

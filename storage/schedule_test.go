@@ -217,6 +217,41 @@ func TestPlanAlarmsPagesAndSkipsAFailingPlan(t *testing.T) {
 	}
 }
 
+// What a scheduler's push about a ticket shows (built once per ticket from
+// the row it holds) is what any other push about that ticket shows.
+func TestAlarmPushShowsWhatAnyPushShows(t *testing.T) {
+	f := newFixture(t)
+	tk := f.create(t, storage.NewTicket{ExternalID: "D-1", Title: "噪音扰民", Category: "环境保护", Department: "longshan"})
+	if _, err := f.s.PlanAlarms(ctx, "v1", t0, 0, 10, oneAlarm); err != nil {
+		t.Fatal(err)
+	}
+	to := hotlinebot.Recipient{Audience: hotlinebot.AudiencePerson, PersonID: f.clerk.ID}
+	if _, err := f.s.FireAlarms(ctx, tk.DueAt, 0, 10, func(at *storage.AlarmTx, due storage.DueTicket) ([]storage.AlarmOutcome, error) {
+		_, err := at.Enqueue(hotlinebot.Notification{Kind: hotlinebot.NotifyReminder, To: to, TicketID: tk.ID, Note: "请于今日办结"}, "alarm")
+		return []storage.AlarmOutcome{storage.AlarmQueued}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := f.s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := f.s.EnqueueTx(ctx, tx, hotlinebot.Notification{Kind: hotlinebot.NotifyReminder, To: to, TicketID: tk.ID, Note: "请于今日办结"}, "plain", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var data []string
+	if err := f.s.DB().SelectContext(ctx, &data, `SELECT data::text FROM outbox WHERE dedupe_key LIKE 'alarm:%' OR dedupe_key LIKE 'plain:%' ORDER BY dedupe_key`); err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != 2 || data[0] != data[1] || !strings.Contains(data[0], "龙山管理处") {
+		t.Errorf("the scheduler's push and another push about the ticket show:\n%v", data)
+	}
+}
+
 // A past day's digest counts as of that evening: a ticket completed since
 // was still open then.
 func TestDigestOfAPastDay(t *testing.T) {

@@ -40,7 +40,10 @@ type Options struct {
 	JobTimeout time.Duration
 	// Batch is how many tickets one firing transaction holds (default 50;
 	// planning takes four times as many). It bounds how long a handler's
-	// 办结 may wait for the scheduler: well within WeChat's 5 seconds.
+	// 办结 may wait for the scheduler: well within WeChat's 5 seconds. Each
+	// ticket fired takes a savepoint: keep it at 64 or less, the
+	// subtransactions PostgreSQL keeps track of per transaction without
+	// slowing every other session's snapshots.
 	Batch int
 	// DigestCatchUp is how long after its cron moment a replica that was
 	// not running then (a restart at 08:30) still sends the day's digest;
@@ -101,6 +104,7 @@ type Scheduler struct {
 	ticks    *prometheus.CounterVec
 	duration prometheus.Histogram
 	queued   prometheus.Counter
+	failed   prometheus.Counter
 }
 
 // New checks opts and returns a Scheduler over store.
@@ -180,9 +184,13 @@ func New(store *storage.Store, opts Options) (*Scheduler, error) {
 			Name: "hotlinebot_scheduler_pushes_queued_total",
 			Help: "Reminder, overdue and escalation pushes the scheduler queued.",
 		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotlinebot_scheduler_ticket_failures_total",
+			Help: "Tickets whose alarms could not be planned or fired in a tick (logged with the ticket's id; tried again the next tick).",
+		}),
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{sc.ticks, sc.duration, sc.queued} {
+		for _, c := range []prometheus.Collector{sc.ticks, sc.duration, sc.queued, sc.failed} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("scheduler: register metrics: %w", err)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/hotlinebot/hotlinebot/scheduler"
 	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/hotlinebot/hotlinebot/storage/storagetest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // overdueTicket is a ticket of 龙山管理处 accepted by 张三, due 2026-11-09
@@ -132,8 +133,13 @@ func TestOneFailingTicketDelaysOnlyItself(t *testing.T) {
 	}
 	o := stepsOptions(t, scheduler.Step{After: hotlinebot.Span{}, Notify: notify(hotlinebot.AudienceAssignee)})
 	o.Batch = 1
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
 	w := &walker{t: t, d: d, sc: newScheduler(t, s, o)}
 	w.tick(at(2026, 11, 9, 19, 0))
+	if n := gathered(t, reg)["hotlinebot_scheduler_ticket_failures_total"]; n != 1 {
+		t.Errorf("ticket failures counted: %v, want 1", n)
+	}
 	var got []int64
 	for _, r := range w.rows {
 		got = append(got, *r.TicketID)

@@ -41,6 +41,7 @@ func (s *Scheduler) planAll(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		s.failed.Add(float64(res.Failed))
 		if !res.More {
 			return nil
 		}
@@ -64,6 +65,7 @@ func (s *Scheduler) fireAll(ctx context.Context, now time.Time) error {
 			return err
 		}
 		s.queued.Add(float64(res.Queued))
+		s.failed.Add(float64(res.Failed))
 		if res.Alarms > 0 || res.Failed > 0 {
 			s.log.Info("alarms fired", "tickets", res.Tickets, "alarms", res.Alarms, "pushes", res.Queued, "failed", res.Failed)
 		}

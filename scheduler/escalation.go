@@ -32,13 +32,15 @@ func (s *Scheduler) planEscalation(t hotlinebot.Ticket) []storage.Alarm {
 }
 
 // notifyKey names a step's audiences as its alarm carries them
-// (storage.Alarm.Notify): "assignee+department_leaders".
+// (storage.Alarm.Notify): "assignee+department_leaders", sorted, so the same
+// audiences listed in another order are the same step.
 func notifyKey(st Step) string {
 	names := make([]string, len(st.Notify))
 	for i, a := range st.Notify {
 		names[i] = string(a)
 	}
-	return strings.Join(names, "+")
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), "+")
 }
 
 // step finds the configured step an escalation alarm belongs to by what it

@@ -63,10 +63,18 @@ func TestInsertedOrReorderedStepsAreNewSteps(t *testing.T) {
 		t.Errorf("history: %q", hist)
 	}
 
-	// The same steps in another order: nothing fires, nothing is recorded.
+	// The same steps in another order, and a step's audiences in another
+	// order: nothing fires, nothing is recorded.
 	w.got = nil
-	w.sc = newScheduler(t, s, stepsOptions(t, toOffice, toBoss, toAssignee))
-	w.tick(at(2026, 11, 10, 20, 0))
+	toBossAndOffice := scheduler.Step{After: hotlinebot.Workdays(2), Notify: notify(hotlinebot.AudienceDistrictLeaders, hotlinebot.AudienceOffice)}
+	w.sc = newScheduler(t, s, stepsOptions(t, toAssignee, toBoss, toOffice, toBossAndOffice))
+	w.tick(at(2026, 11, 11, 19, 0))
+	assertSent(t, w.got, []sent{{at(2026, 11, 11, 19, 0), escalation, "孙区长"}, {at(2026, 11, 11, 19, 0), escalation, "钱办事员"}})
+	hist = eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate)
+	w.got = nil
+	toOfficeAndBoss := scheduler.Step{After: hotlinebot.Workdays(2), Notify: notify(hotlinebot.AudienceOffice, hotlinebot.AudienceDistrictLeaders)}
+	w.sc = newScheduler(t, s, stepsOptions(t, toOfficeAndBoss, toOffice, toBoss, toAssignee))
+	w.tick(at(2026, 11, 11, 20, 0))
 	assertSent(t, w.got, nil)
 	if again := eventsOf(t, s, tk.ID, hotlinebot.ActionEscalate); !slices.Equal(again, hist) {
 		t.Errorf("history after reordering: %q", again)

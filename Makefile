@@ -29,7 +29,7 @@ run: build
 # (HOTLINEBOT_TEST_DATABASE_URL; .ci/run sets it) and a short fuzz run.
 test:
 	$(GO) vet ./...
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed: skipped (CI installs it)"; fi
+	@if command -v staticcheck >/dev/null 2>&1; then echo "staticcheck ./..."; staticcheck ./...; else echo "staticcheck not installed: skipped (CI installs it)"; fi
 	$(GO) test -count=1 $(TESTFLAGS) ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./bot
 

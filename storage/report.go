@@ -25,7 +25,10 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, now time.Time) (
 	}
 
 	// One line per department (with department_id NULL for tickets still
-	// waiting for the office), summed into the totals.
+	// waiting for the office), summed into the totals. The follow-ups are
+	// looked up by the cohort's ids (an array, so the plan is always probes
+	// of ticket_events_action): a join with the cohort let the planner hash
+	// every follow-up event in the table, whatever the quarter held.
 	type line struct {
 		DepartmentID *int64 `db:"department_id"`
 		Code         string `db:"code"`
@@ -45,8 +48,8 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, now time.Time) (
 		), visits AS (
 			SELECT e.ticket_id, count(*) AS n,
 			       count(*) FILTER (WHERE e.data->>'result' IN ('satisfied', 'basic')) AS satisfied
-			FROM ticket_events e JOIN cohort c ON c.id = e.ticket_id
-			WHERE e.action = 'follow_up'
+			FROM ticket_events e
+			WHERE e.action = 'follow_up' AND e.ticket_id = ANY (ARRAY(SELECT id FROM cohort))
 			GROUP BY e.ticket_id
 		), per AS (
 			SELECT c.department_id,

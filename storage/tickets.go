@@ -234,8 +234,12 @@ func (s *Store) ListTickets(ctx context.Context, f TicketFilter) ([]hotlinebot.T
 		q += ` AND t.status = ` + arg(string(f.Status))
 	}
 	if f.Department != "" {
+		// By id, so that the department's rows can be found through an
+		// index on tickets (a filter on the joined d.code or d.name could
+		// only be applied after the join); an unknown department matches
+		// nothing.
 		p := arg(strings.TrimSpace(f.Department))
-		q += ` AND (d.code = ` + p + ` OR d.name = ` + p + `)`
+		q += ` AND t.department_id = ANY (ARRAY(SELECT id FROM departments WHERE code = ` + p + ` OR name = ` + p + `))`
 	}
 	if f.AssigneeID != 0 {
 		q += ` AND t.assignee_id = ` + arg(f.AssigneeID)

@@ -294,81 +294,51 @@ func (b *Bot) whichOne(t *turn, c Command, ts []hotlinebot.Ticket) string {
 // pending ones, the return requests and the pending extensions; for a
 // district leader every open ticket.
 func (b *Bot) todo(t *turn, p hotlinebot.Person) (string, error) {
-	ts, err := b.openFor(t, p)
+	l, err := b.openFor(t, p, 10)
 	if err != nil {
 		return "", err
 	}
-	if len(ts) == 0 {
+	if l.Total == 0 {
 		return "您目前没有待办的工单。", nil
 	}
-	sortByDeadline(ts)
-	overdue := 0
-	for _, tk := range ts {
-		if tk.Overdue(t.now) {
-			overdue++
-		}
-	}
-	head := fmt.Sprintf("您有 %d 件待办工单", len(ts))
-	if overdue > 0 {
-		head += fmt.Sprintf("，其中 %d 件已超期", overdue)
+	head := fmt.Sprintf("您有 %d 件待办工单", l.Total)
+	if l.Overdue > 0 {
+		head += fmt.Sprintf("，其中 %d 件已超期", l.Overdue)
 	}
 	head += "（按期限先后）："
-	return head + "\n" + b.ticketLines(t, ts, 10) + "\n发送「查 工单号」查看详情。", nil
+	return head + "\n" + b.ticketLinesOf(t, l.Tickets, l.Total, 10) + "\n发送「查 工单号」查看详情。", nil
 }
 
-// openFor is the sender's open tickets, as todo describes them.
-func (b *Bot) openFor(t *turn, p hotlinebot.Person) ([]hotlinebot.Ticket, error) {
-	list := func(f storage.TicketFilter) ([]hotlinebot.Ticket, error) {
-		f.Limit = 1000
-		return b.store.ListTickets(t.ctx, f)
-	}
-	var out []hotlinebot.Ticket
-	add := func(f storage.TicketFilter, keep func(hotlinebot.Ticket) bool) error {
-		ts, err := list(f)
-		if err != nil {
-			return err
-		}
-		for _, tk := range ts {
-			if keep == nil || keep(tk) {
-				out = append(out, tk)
-			}
-		}
-		return nil
-	}
-	var err error
+// openFor is the first max of the sender's open tickets as todo describes
+// them, soonest deadline first, with how many there are: the database orders,
+// limits and counts them.
+func (b *Bot) openFor(t *turn, p hotlinebot.Person, max int) (storage.TodoList, error) {
+	var parts []storage.TodoPart
 	switch {
 	case p.Role == hotlinebot.RoleHandler:
-		if err = add(storage.TicketFilter{Status: hotlinebot.StatusDispatched, Department: p.Department}, nil); err == nil {
-			if err = add(storage.TicketFilter{Status: hotlinebot.StatusAccepted, AssigneeID: p.ID}, nil); err == nil {
-				// A return being reviewed is still the department's to
-				// handle, and its deadline still runs.
-				err = add(storage.TicketFilter{Status: hotlinebot.StatusReturnRequested, Department: p.Department},
-					func(tk hotlinebot.Ticket) bool { return tk.AssigneeID == 0 || tk.AssigneeID == p.ID })
-			}
+		parts = []storage.TodoPart{
+			{Status: hotlinebot.StatusDispatched, Department: p.Department},
+			{Status: hotlinebot.StatusAccepted, AssigneeID: p.ID},
+			// A return being reviewed is still the department's to
+			// handle, and its deadline still runs.
+			{Status: hotlinebot.StatusReturnRequested, Department: p.Department, AssigneeID: p.ID, Unassigned: true},
 		}
 	case p.Role == hotlinebot.RoleLeader && p.Department != "":
-		// By status: a list of all the department's tickets would be its
-		// whole history, oldest first.
 		for _, s := range []hotlinebot.Status{hotlinebot.StatusDispatched, hotlinebot.StatusAccepted, hotlinebot.StatusReturnRequested} {
-			if err = add(storage.TicketFilter{Status: s, Department: p.Department}, nil); err != nil {
-				break
-			}
+			parts = append(parts, storage.TodoPart{Status: s, Department: p.Department})
 		}
 	case p.Role == hotlinebot.RoleOffice:
-		if err = add(storage.TicketFilter{Status: hotlinebot.StatusPending}, nil); err == nil {
-			if err = add(storage.TicketFilter{Status: hotlinebot.StatusReturnRequested}, nil); err == nil {
-				err = add(storage.TicketFilter{Status: hotlinebot.StatusAccepted},
-					func(tk hotlinebot.Ticket) bool { return tk.ExtensionDays > 0 })
-			}
+		parts = []storage.TodoPart{
+			{Status: hotlinebot.StatusPending},
+			{Status: hotlinebot.StatusReturnRequested},
+			{Status: hotlinebot.StatusAccepted, Extension: true},
 		}
 	default: // district leader
 		for _, s := range []hotlinebot.Status{hotlinebot.StatusPending, hotlinebot.StatusDispatched, hotlinebot.StatusAccepted, hotlinebot.StatusReturnRequested} {
-			if err = add(storage.TicketFilter{Status: s}, nil); err != nil {
-				break
-			}
+			parts = append(parts, storage.TodoPart{Status: s})
 		}
 	}
-	return out, err
+	return b.store.Todo(t.ctx, storage.TodoFilter{Parts: parts, Now: t.now, Limit: max})
 }
 
 // nextDeadline is the deadline a ticket waits on: 签收 while dispatched,
@@ -398,16 +368,24 @@ const maxListBytes = 1500
 
 // ticketLines lists up to max tickets, one line each, and how many more.
 func (b *Bot) ticketLines(t *turn, ts []hotlinebot.Ticket, max int) string {
+	return b.ticketLinesOf(t, ts, len(ts), max)
+}
+
+// ticketLinesOf is ticketLines for ts, the first of total tickets.
+func (b *Bot) ticketLinesOf(t *turn, ts []hotlinebot.Ticket, total, max int) string {
 	var lines []string
 	size := 0
 	for i, tk := range ts {
 		line := b.ticketLine(t, tk)
 		if i >= max || size+len(line) > maxListBytes {
-			lines = append(lines, fmt.Sprintf("……还有 %d 件", len(ts)-i))
-			break
+			lines = append(lines, fmt.Sprintf("……还有 %d 件", total-i))
+			return strings.Join(lines, "\n")
 		}
 		lines = append(lines, line)
 		size += len(line) + 1
+	}
+	if total > len(ts) {
+		lines = append(lines, fmt.Sprintf("……还有 %d 件", total-len(ts)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -466,18 +444,17 @@ func mayView(p hotlinebot.Person, tk hotlinebot.Ticket) bool {
 func (b *Bot) show(t *turn, p hotlinebot.Person, c Command) (string, error) {
 	ref := c.Ref
 	if ref == "" {
-		ts, err := b.openFor(t, p)
+		l, err := b.openFor(t, p, 10)
 		if err != nil {
 			return "", err
 		}
-		switch len(ts) {
+		switch l.Total {
 		case 0:
 			return "您目前没有待办的工单。查看某件工单请发送「查 工单号」，例如：查 37。", nil
 		case 1:
-			ref = ts[0].Ref()
+			ref = l.Tickets[0].Ref()
 		default:
-			sortByDeadline(ts)
-			return fmt.Sprintf("您有 %d 件待办工单，请写明要查看的工单号，例如「查 %d」：\n%s", len(ts), ts[0].ID, b.ticketLines(t, ts, 10)), nil
+			return fmt.Sprintf("您有 %d 件待办工单，请写明要查看的工单号，例如「查 %d」：\n%s", l.Total, l.Tickets[0].ID, b.ticketLinesOf(t, l.Tickets, l.Total, 10)), nil
 		}
 	}
 	tk, err := b.store.Ticket(t.ctx, ref)

@@ -115,19 +115,15 @@ func (a *app) simSay(cmd *cobra.Command, id int64, text string) error {
 	return nil
 }
 
-// lastPushID is the newest outbox row's id.
+// lastPushID is the newest outbox row's id (0 when there is none).
 func lastPushID(ctx context.Context, store *storage.Store) (int64, error) {
-	var last int64
-	for {
-		rows, err := store.ListPushes(ctx, "all", last, 1000)
-		if err != nil {
-			return 0, err
-		}
-		if len(rows) == 0 {
-			return last, nil
-		}
-		last = rows[len(rows)-1].ID
+	rows, err := fetchAll(0, func(after int64, n int) ([]storage.PushRow, error) {
+		return store.ListPushes(ctx, "all", after, n)
+	}, func(r storage.PushRow) int64 { return r.ID })
+	if err != nil || len(rows) == 0 {
+		return 0, err
 	}
+	return rows[len(rows)-1].ID, nil
 }
 
 // newPushes waits up to wait for the pushes queued after row `after` to

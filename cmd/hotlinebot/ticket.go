@@ -129,21 +129,13 @@ func (a *app) ticketListCommand() *cobra.Command {
 			}
 			now := a.now()
 			f.Now = now
-			var tickets []hotlinebot.Ticket
-			for page := f; limit == 0 || len(tickets) < limit; {
-				page.Limit = 1000
-				if limit > 0 {
-					page.Limit = min(1000, limit-len(tickets))
-				}
-				batch, err := st.ListTickets(cmd.Context(), page)
-				if err != nil {
-					return err
-				}
-				tickets = append(tickets, batch...)
-				if len(batch) < page.Limit {
-					break
-				}
-				page.After = batch[len(batch)-1].ID
+			tickets, err := fetchAll(limit, func(after int64, n int) ([]hotlinebot.Ticket, error) {
+				page := f
+				page.After, page.Limit = after, n
+				return st.ListTickets(cmd.Context(), page)
+			}, func(t hotlinebot.Ticket) int64 { return t.ID })
+			if err != nil {
+				return err
 			}
 			if a.jsonOutput() {
 				out := make([]hotlinebot.TicketJSON, 0, len(tickets))

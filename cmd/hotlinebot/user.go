@@ -99,18 +99,13 @@ func (a *app) userListCommand() *cobra.Command {
 				}
 				f.Department = d.Code
 			}
-			var people []hotlinebot.Person
-			for page := f; ; {
-				page.Limit = 1000
-				batch, err := st.ListPeople(cmd.Context(), page)
-				if err != nil {
-					return err
-				}
-				people = append(people, batch...)
-				if len(batch) < page.Limit {
-					break
-				}
-				page.After = batch[len(batch)-1].ID
+			people, err := fetchAll(0, func(after int64, n int) ([]hotlinebot.Person, error) {
+				page := f
+				page.After, page.Limit = after, n
+				return st.ListPeople(cmd.Context(), page)
+			}, func(p hotlinebot.Person) int64 { return p.ID })
+			if err != nil {
+				return err
 			}
 			if a.jsonOutput() {
 				out := make([]hotlinebot.PersonJSON, 0, len(people))

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/hotlinebot/hotlinebot"
+	"github.com/hotlinebot/hotlinebot/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -64,14 +65,20 @@ func (a *app) rulesImportCommand() *cobra.Command {
 				return err
 			}
 			if a.jsonOutput() {
-				return a.printJSON(rulesVersionJSON{
-					Version: v.Version, Rules: len(rs.Rules), Default: rs.Default, CreatedBy: v.CreatedBy,
-					CreatedAt: timeJSON(v.CreatedAt, cfg), Text: v.Text,
-				})
+				return a.printJSON(rulesVersionView(rs, v, cfg))
 			}
 			a.printf("路由规则第 %d 版已生效：%d 条规则，%s。\n", v.Version, len(rs.Rules), defaultText(rs.Default))
 			return nil
 		},
+	}
+}
+
+// rulesVersionView is a rules version as `rules import` and `rules export`
+// print it with -o json.
+func rulesVersionView(rs hotlinebot.RuleSet, v storage.RuleVersion, cfg *Config) rulesVersionJSON {
+	return rulesVersionJSON{
+		Version: v.Version, Rules: len(rs.Rules), Default: rs.Default, CreatedBy: v.CreatedBy,
+		CreatedAt: timeJSON(v.CreatedAt, cfg), Text: v.Text,
 	}
 }
 
@@ -97,10 +104,7 @@ func (a *app) rulesExportCommand() *cobra.Command {
 				return err
 			}
 			if a.jsonOutput() {
-				return a.printJSON(rulesVersionJSON{
-					Version: v.Version, Rules: len(rs.Rules), Default: rs.Default, CreatedBy: v.CreatedBy,
-					CreatedAt: timeJSON(v.CreatedAt, cfg), Text: v.Text,
-				})
+				return a.printJSON(rulesVersionView(rs, v, cfg))
 			}
 			if v.Version == 0 {
 				a.printf("# 还没有导入过路由规则：所有工单待热线办分派。\n[default]\ndepartment = \"\"\n")
